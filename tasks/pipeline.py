@@ -1,0 +1,160 @@
+"""Celery tasks: an id in, one call into dmzwatch.pipeline (which commits), the next stage enqueued.
+
+Retries are only for errors that may succeed next time (timeouts, 5xx, 429, a database that is restarting);
+bad input fails the row with a reason at once. Every task is idempotent: the stage finds a row already moved
+and does nothing, so acks_late redelivery after a crash is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from dmzwatch import pipeline
+from dmzwatch.alerts.channels import configured_channels
+from dmzwatch.db.repo import fail_article
+from dmzwatch.db.session import session_scope
+from dmzwatch.errors import TransientError
+from dmzwatch.geo import load_zones
+from dmzwatch.http import get_http_client
+from dmzwatch.nlp.extract import get_extractor
+from dmzwatch.settings import get_settings
+from workers.celery_app import app
+from workers.queues import TaskName
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 6
+_BACKOFF_BASE_S = 5.0
+_BACKOFF_CAP_S = 900.0  # stays far below the broker's visibility timeout (see workers.celery_app)
+# The database restarting or a network blip: worth retrying.
+TRANSIENT = (TransientError, OperationalError, PoolTimeoutError)
+
+
+def backoff_s(retries: int, retry_after_s: float | None = None) -> float:
+    """Exponential backoff with full jitter; a server's Retry-After is a floor."""
+    delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**retries) * random.uniform(0.5, 1.0)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, _BACKOFF_CAP_S))
+    return delay
+
+
+def _retry(task: Task, exc: BaseException) -> NoReturn:
+    retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
+    raise task.retry(exc=exc, countdown=backoff_s(task.request.retries, retry_after), max_retries=MAX_RETRIES)
+
+
+def _run_article_stage(task: Task, article_id: int, stage: str, call: Any) -> Any:
+    """Run one article stage: transient errors retry, exhaustion or a bug fails the row with a reason."""
+    try:
+        return call()
+    except TRANSIENT as exc:
+        if task.request.retries < MAX_RETRIES:
+            _retry(task, exc)
+        reason = f"{stage}: gave up after {MAX_RETRIES} retries: {exc}"
+    except SoftTimeLimitExceeded:
+        reason = f"{stage}: exceeded the soft time limit"
+    except Exception as exc:
+        # A bug or a poison input: record it on the row so nothing is silently lost, then let Celery log it.
+        with session_scope() as session:
+            fail_article(session, article_id, f"{stage}: {type(exc).__name__}: {exc}", pipeline.utcnow())
+        raise
+    with session_scope() as session:
+        fail_article(session, article_id, reason, pipeline.utcnow())
+    log.error("article %s failed: %s", article_id, reason)
+    return None
+
+
+@app.task(name=TaskName.SCHEDULE_DUE_FEEDS, ignore_result=True)
+def schedule_due_feeds() -> int:
+    feed_ids = pipeline.claim_due_feeds(session_scope, now=pipeline.utcnow())
+    for feed_id in feed_ids:
+        poll_feed.delay(feed_id)
+    return len(feed_ids)
+
+
+@app.task(name=TaskName.POLL_FEED, bind=True, acks_late=True)
+def poll_feed(self: Task, feed_id: int) -> int:
+    try:
+        article_ids = pipeline.poll_feed(session_scope, feed_id, client=get_http_client(), now=pipeline.utcnow())
+    except (OperationalError, PoolTimeoutError) as exc:
+        _retry(self, exc)
+    for article_id in article_ids:
+        fetch_article.delay(article_id)
+    return len(article_ids)
+
+
+@app.task(name=TaskName.FETCH_ARTICLE, bind=True, acks_late=True)
+def fetch_article(self: Task, article_id: int) -> None:
+    fetched = _run_article_stage(
+        self,
+        article_id,
+        "fetch",
+        lambda: pipeline.fetch_article(session_scope, article_id, client=get_http_client(), now=pipeline.utcnow()),
+    )
+    if fetched:
+        clean_article.delay(article_id)
+
+
+@app.task(name=TaskName.CLEAN_ARTICLE, bind=True, acks_late=True)
+def clean_article(self: Task, article_id: int) -> None:
+    cleaned = _run_article_stage(
+        self,
+        article_id,
+        "clean",
+        lambda: pipeline.clean_article(
+            session_scope, article_id, is_relevant=get_extractor().is_relevant, now=pipeline.utcnow()
+        ),
+    )
+    if cleaned:
+        extract_events.delay(article_id)
+
+
+def alert_policy() -> pipeline.AlertPolicy:
+    settings = get_settings()
+    return pipeline.AlertPolicy(
+        channels=tuple(configured_channels(settings, get_http_client())),
+        max_age=timedelta(hours=settings.alert_max_age_h),
+        alert_on_edge=settings.alert_on_edge,
+    )
+
+
+@app.task(name=TaskName.EXTRACT_EVENTS, bind=True, acks_late=True)
+def extract_events(self: Task, article_id: int) -> None:
+    alert_ids = _run_article_stage(
+        self,
+        article_id,
+        "extract",
+        lambda: pipeline.extract_events(
+            session_scope,
+            article_id,
+            extractor=get_extractor(),
+            zones=load_zones(),
+            policy=alert_policy(),
+            now=pipeline.utcnow(),
+        ),
+    )
+    for alert_id in alert_ids or ():
+        deliver_alert.delay(alert_id)
+
+
+@app.task(name=TaskName.DELIVER_ALERT, bind=True, acks_late=True)
+def deliver_alert(self: Task, alert_id: int) -> None:
+    channels = configured_channels(get_settings(), get_http_client())
+    try:
+        pipeline.deliver_alert(
+            session_scope,
+            alert_id,
+            channels=channels,
+            now=pipeline.utcnow(),
+            final_attempt=self.request.retries >= MAX_RETRIES,
+        )
+    except TRANSIENT as exc:
+        _retry(self, exc)

@@ -1,0 +1,80 @@
+"""`dmzwatch extract` on the five seed articles (../shared/seeds). Skipped when ../shared is absent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO.parent / "shared" / "seeds"
+
+pytestmark = [
+    pytest.mark.seeds,
+    pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not present"),
+]
+
+
+@pytest.fixture(scope="module")
+def extracted() -> list[dict[str, object]]:
+    files = sorted(str(p) for p in SEEDS.glob("*.txt"))
+    result = subprocess.run(
+        [sys.executable, "-m", "workers.cli", "extract", *files, "--published", "2019-05-04T12:00:00+03:00", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def _find(records: list[dict[str, object]], seed_prefix: str, *names: str) -> dict[str, object]:
+    for record in records:
+        if Path(str(record["file"])).name.startswith(seed_prefix) and any(
+            name.lower() in str(record["place"]).lower() for name in names
+        ):
+            return record
+    raise AssertionError(f"no event for {names} in seed {seed_prefix}: {[r['place'] for r in records]}")
+
+
+def test_qalaat_al_madiq(extracted: list[dict[str, object]]) -> None:
+    event = _find(extracted, "002", "Qalaat al-Madiq")
+    assert event["sub_event_type"] == "Shelling/artillery/missile attack"
+    assert (event["killed"], event["injured"]) == (2, 5)
+    assert event["admin1"] == "Hama" and event["zone_status"] == "inside"
+
+
+def test_kansafra(extracted: list[dict[str, object]]) -> None:
+    event = _find(extracted, "001", "Kansarfa", "Kansafra")
+    assert event["sub_event_type"] == "Air/drone strike"
+    assert event["killed"] == 4
+    assert event["admin1"] == "Idlib" and event["zone_status"] == "inside"
+
+
+def test_maharda_is_outside(extracted: list[dict[str, object]]) -> None:
+    event = _find(extracted, "002", "Maharda")
+    assert event["sub_event_type"] == "Shelling/artillery/missile attack"
+    assert event["killed"] == 10
+    assert event["zone_status"] == "outside"
+
+
+def test_al_malaja_falls_back_to_its_region(extracted: list[dict[str, object]]) -> None:
+    event = _find(extracted, "003", "Malaja")
+    assert event["sub_event_type"] == "Air/drone strike"
+    assert event["killed"] == 5
+    assert event["geo_precision"] == 3 and event["admin1"] == "Idlib"
+
+
+def test_not_incidents_produce_nothing(extracted: list[dict[str, object]]) -> None:
+    sentences = " ".join(str(r["evidence"]["sentence"]) for r in extracted)  # type: ignore[index]
+    for statement in (
+        "At least 26 people in rebel-held areas have been killed since the beginning of the month",
+        "Syria's conflict has killed 370,000 people",
+        "about 250,000 people had been displaced",
+    ):
+        assert statement not in sentences

@@ -1,0 +1,149 @@
+"""Extractor behaviour on a tiny gazetteer built here (independent of config/gazetteer's contents)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from dmzwatch.geo import Gazetteer
+from dmzwatch.nlp.extract import Extractor
+from dmzwatch.records import ExtractedEvent, SubEventType
+
+PLACES = [
+    ("nw:kafr-nabl", "Kafr Nabl", "Idlib", 35.613, 36.562, "town", "Kafranbel|Kafr Nubl"),
+    ("nw:saraqib", "Saraqib", "Idlib", 35.864, 36.809, "town", "Saraqeb"),
+    ("nw:hass", "Hass", "Idlib", 35.616, 36.591, "village", ""),
+    ("nw:kafr-zita", "Kafr Zita", "Hama", 35.375, 36.6, "town", ""),
+    ("nw:morek", "Morek", "Hama", 35.373, 36.689, "town", "Murak"),
+]
+REGIONS = [
+    ("gov:idlib", "Idlib", "Idlib", 35.7, 36.7, "governorate", "Idlib province|Idlib governorate"),
+    ("gov:hama", "Hama", "Hama", 35.2, 36.9, "governorate", "Hama province"),
+    ("region:southern-idlib", "southern Idlib", "Idlib", 35.55, 36.6, "region", ""),
+    ("region:northern-hama", "northern Hama", "Hama", 35.3, 36.6, "region", ""),
+]
+PUB = datetime(2019, 5, 4, 12, 0, tzinfo=timezone.utc)  # a Saturday
+
+
+@pytest.fixture(scope="module")
+def extractor(tmp_path_factory: pytest.TempPathFactory) -> Extractor:
+    d: Path = tmp_path_factory.mktemp("gaz")
+    rows = ["id\tname\tadmin1\tlat\tlon\tkind\talt_names\tsource\tpopulation"]
+    rows += ["\t".join([*map(str, p), "wiki", "0"]) for p in PLACES]
+    (d / "places.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    regions = ["id\tname\tadmin1\tlat\tlon\tkind\talt_names\tmethod"]
+    regions += ["\t".join([*map(str, r), "test"]) for r in REGIONS]
+    (d / "regions.tsv").write_text("\n".join(regions) + "\n", encoding="utf-8")
+    (d / "aliases.tsv").write_text("alias\tplace_id\tnote\n", encoding="utf-8")
+    return Extractor(Gazetteer.load(d))
+
+
+def _by_place(events: list[ExtractedEvent]) -> dict[str, ExtractedEvent]:
+    return {e.place_text: e for e in events}
+
+
+def test_relevance_needs_a_place_and_a_trigger(extractor: Extractor) -> None:
+    assert extractor.is_relevant("Shelling hit Kafr Zita on Friday.")
+    assert not extractor.is_relevant("Kafr Zita held its olive festival on Friday.")
+    assert not extractor.is_relevant("Shelling hit the outskirts of Donetsk on Friday.")
+
+
+def test_single_place_with_casualties_and_date(extractor: Extractor) -> None:
+    text = "Russian jets struck the town of Kafr Nabl on Friday, killing at least six civilians."
+    [e] = extractor.extract(text, PUB)
+    assert e.resolution is not None and e.resolution.place.id == "nw:kafr-nabl"
+    assert (e.sub_event_type, e.killed, e.killed_civilians, e.perpetrator) == (
+        SubEventType.AIR_STRIKE,
+        6,
+        6,
+        "russia",
+    )
+    assert e.occurred_on == date(2019, 5, 3) and e.time_precision == 1
+    assert text[e.evidence.start : e.evidence.end] == e.evidence.sentence
+
+
+def test_joint_toll_is_not_split(extractor: Extractor) -> None:
+    text = "Regime artillery shelled the towns of Kafr Zita and Morek on Saturday, killing five people."
+    events = _by_place(extractor.extract(text, PUB))
+    assert sorted(events) == ["Kafr Zita", "Morek"]
+    assert all(e.killed is None for e in events.values())
+    assert all(e.perpetrator == "government" for e in events.values())
+
+
+def test_unknown_village_falls_back_to_its_region(extractor: Extractor) -> None:
+    text = "A drone strike on the village of Al-Malaja in southern Idlib killed five people."
+    [e] = extractor.extract(text, PUB)
+    assert e.place_text == "Al-Malaja"
+    assert e.resolution is not None and e.resolution.geo_precision == 3
+    assert e.resolution.place.id == "region:southern-idlib"
+    assert e.killed == 5
+    assert e.confidence < 0.7  # region-level: less certain than a village
+
+
+def test_unknown_village_with_no_region_is_dropped(extractor: Extractor) -> None:
+    assert extractor.extract("A drone strike on the village of Zzyzx killed five people.", PUB) == []
+
+
+def test_follow_up_sentence_completes_the_event(extractor: Extractor) -> None:
+    text = (
+        "One hospital in the village of Hass in southern Idlib was destroyed by a barrel bomb dropped from a "
+        "helicopter.Local activists said that six civilians died in the bombardment, including one child."
+    )
+    [e] = extractor.extract(text, PUB)
+    assert (e.place_text, e.killed, e.killed_civilians) == ("Hass", 6, 6)
+    assert "killed" in e.field_evidence
+    assert e.field_evidence["killed"].sentence.startswith("Local activists")
+    assert e.perpetrator == "government"  # barrel bombs: the government's weapon
+
+
+def test_casualties_go_to_the_place_of_their_clause(extractor: Extractor) -> None:
+    text = "Three people died in Kafr Nabl while two others were killed in raids on Saraqeb."
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Kafr Nabl"].killed == 3
+    assert events["Saraqeb"].killed == 2
+    assert events["Saraqeb"].resolution is not None
+    assert events["Saraqeb"].resolution.place.id == "nw:saraqib"
+
+
+def test_region_only_sentence(extractor: Extractor) -> None:
+    text = "Villages in northern Hama and southern Idlib were shelled overnight, residents said."
+    events = extractor.extract(text, PUB)
+    assert {e.resolution.place.id for e in events if e.resolution} == {
+        "region:northern-hama",
+        "region:southern-idlib",
+    }
+    assert all(e.resolution and e.resolution.geo_precision == 3 for e in events)
+    assert all(e.occurred_on == date(2019, 5, 3) for e in events)
+
+
+def test_no_region_event_when_a_village_carries_it(extractor: Extractor) -> None:
+    text = "Shelling hit the town of Morek in northern Hama on Saturday."
+    assert [e.place_text for e in extractor.extract(text, PUB)] == ["Morek"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "At least 26 people have been killed in Kafr Nabl since the beginning of the month.",
+        "The war has killed 370,000 people, and Saraqib was shelled repeatedly.",
+        "If the offensive begins, its first stage will target Kafr Zita.",
+        "About 250,000 people had been displaced from Kafr Nabl by the shelling.",
+        "Syrians check the damage after air strikes on Saraqib on 11 June 2018 [AFP/Getty Images]",
+    ],
+)
+def test_not_incidents(extractor: Extractor, text: str) -> None:
+    assert extractor.extract(text, PUB) == []
+
+
+def test_no_publication_time_means_no_date(extractor: Extractor) -> None:
+    [e] = extractor.extract("Shelling hit the town of Morek.", None)
+    assert e.occurred_on is None and e.time_precision is None
+
+
+def test_missing_date_phrase_uses_publication_day_with_lower_confidence(extractor: Extractor) -> None:
+    [dated] = extractor.extract("Shelling hit the town of Morek on Saturday.", PUB)
+    [undated] = extractor.extract("Shelling hit the town of Morek.", PUB)
+    assert undated.occurred_on == date(2019, 5, 4)
+    assert undated.confidence < dated.confidence

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from dmzwatch.nlp.sentences import split_sentences, veto
+
+
+def test_offsets_point_into_the_text() -> None:
+    text = "Headline without stop\n\nFirst sentence here. Second one, by Dr. Smith, follows.\nThird."
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == [
+        "Headline without stop",
+        "First sentence here.",
+        "Second one, by Dr. Smith, follows.",
+        "Third.",
+    ]
+    for s in sentences:
+        assert text[s.start : s.end] == s.text
+    assert sentences[0].title_like and not sentences[1].title_like
+
+
+def test_glued_sentences_are_split() -> None:
+    text = "The hospital was hit by a barrel bomb dropped from a helicopter.Local activists said six died."
+    assert len(split_sentences(text)) == 2
+
+
+@pytest.mark.parametrize(
+    "sentence,reason",
+    [
+        ("At least 26 people have been killed since the beginning of the month.", "aggregate"),
+        ("48 civilians have been killed in Russian airstrikes since the start of November.", "aggregate"),
+        ("Dozens have been killed in the past two weeks from coalition airstrikes.", "aggregate"),
+        ("Syria's conflict has killed 370,000 people.", "aggregate"),
+        ("About 250,000 people had been displaced.", "background"),
+        ("Idlib is home to about 3 million people.", "background"),
+        ("Its first stage will target northern Latakia province.", "future"),
+        ("Syrians check the damage after air strikes in Idlib [Omar Haj Kadour/AFP/Getty Images]", "caption"),
+        ("“We have responded by striking their posts,” he said.", "quote"),
+    ],
+)
+def test_vetoes(sentence: str, reason: str) -> None:
+    assert veto(sentence) == reason
+
+
+def test_single_incident_is_not_vetoed() -> None:
+    assert veto("On Friday, rebel shelling killed 10 people in the town of Maharda.") is None
+    assert veto("A strike on May 4 killed two.") is None

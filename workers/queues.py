@@ -1,0 +1,31 @@
+"""Queue and task names: explicit, so operators can read them in Flower and routes never drift."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    FEEDS = "feeds"  # I/O-bound: scheduling and polling feeds
+    FETCH = "fetch"  # I/O-bound: fetching article pages
+    NLP = "nlp"  # CPU-bound: cleaning, dedup, extraction (prefetch 1)
+    ALERTS = "alerts"  # delivery to Slack and webhooks
+
+
+class TaskName(StrEnum):
+    SCHEDULE_DUE_FEEDS = "dmzwatch.schedule_due_feeds"
+    POLL_FEED = "dmzwatch.poll_feed"
+    FETCH_ARTICLE = "dmzwatch.fetch_article"
+    CLEAN_ARTICLE = "dmzwatch.clean_article"
+    EXTRACT_EVENTS = "dmzwatch.extract_events"
+    DELIVER_ALERT = "dmzwatch.deliver_alert"
+
+
+ROUTES: dict[TaskName, Queue] = {
+    TaskName.SCHEDULE_DUE_FEEDS: Queue.FEEDS,
+    TaskName.POLL_FEED: Queue.FEEDS,
+    TaskName.FETCH_ARTICLE: Queue.FETCH,
+    TaskName.CLEAN_ARTICLE: Queue.NLP,
+    TaskName.EXTRACT_EVENTS: Queue.NLP,
+    TaskName.DELIVER_ALERT: Queue.ALERTS,
+}
