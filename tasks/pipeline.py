@@ -17,7 +17,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from dmzwatch import pipeline
 from dmzwatch.alerts.channels import configured_channels
 from dmzwatch.db.repo import fail_article
 from dmzwatch.db.session import session_scope
@@ -26,6 +25,7 @@ from dmzwatch.geo import load_zones
 from dmzwatch.http import get_http_client
 from dmzwatch.nlp.extract import get_extractor
 from dmzwatch.settings import get_settings
+from dmzwatch.stages import alerts, articles, feeds, incidents, utcnow
 from workers.celery_app import app
 from workers.queues import TaskName
 
@@ -64,17 +64,17 @@ def _run_article_stage(task: Task, article_id: int, stage: str, call: Any) -> An
     except Exception as exc:
         # A bug or a poison input: record it on the row so nothing is silently lost, then let Celery log it.
         with session_scope() as session:
-            fail_article(session, article_id, f"{stage}: {type(exc).__name__}: {exc}", pipeline.utcnow())
+            fail_article(session, article_id, f"{stage}: {type(exc).__name__}: {exc}", utcnow())
         raise
     with session_scope() as session:
-        fail_article(session, article_id, reason, pipeline.utcnow())
+        fail_article(session, article_id, reason, utcnow())
     log.error("article %s failed: %s", article_id, reason)
     return None
 
 
 @app.task(name=TaskName.SCHEDULE_DUE_FEEDS, ignore_result=True)
 def schedule_due_feeds() -> int:
-    feed_ids = pipeline.claim_due_feeds(session_scope, now=pipeline.utcnow())
+    feed_ids = feeds.claim_due_feeds(session_scope, now=utcnow())
     for feed_id in feed_ids:
         poll_feed.delay(feed_id)
     return len(feed_ids)
@@ -83,7 +83,7 @@ def schedule_due_feeds() -> int:
 @app.task(name=TaskName.POLL_FEED, bind=True, acks_late=True)
 def poll_feed(self: Task, feed_id: int) -> int:
     try:
-        article_ids = pipeline.poll_feed(session_scope, feed_id, client=get_http_client(), now=pipeline.utcnow())
+        article_ids = feeds.poll_feed(session_scope, feed_id, client=get_http_client(), now=utcnow())
     except (OperationalError, PoolTimeoutError) as exc:
         _retry(self, exc)
     for article_id in article_ids:
@@ -97,7 +97,7 @@ def fetch_article(self: Task, article_id: int) -> None:
         self,
         article_id,
         "fetch",
-        lambda: pipeline.fetch_article(session_scope, article_id, client=get_http_client(), now=pipeline.utcnow()),
+        lambda: articles.fetch_article(session_scope, article_id, client=get_http_client(), now=utcnow()),
     )
     if fetched:
         clean_article.delay(article_id)
@@ -109,17 +109,17 @@ def clean_article(self: Task, article_id: int) -> None:
         self,
         article_id,
         "clean",
-        lambda: pipeline.clean_article(
-            session_scope, article_id, is_relevant=get_extractor().is_relevant, now=pipeline.utcnow()
+        lambda: articles.clean_article(
+            session_scope, article_id, is_relevant=get_extractor().is_relevant, now=utcnow()
         ),
     )
     if cleaned:
         extract_events.delay(article_id)
 
 
-def alert_policy() -> pipeline.AlertPolicy:
+def alert_policy() -> incidents.AlertPolicy:
     settings = get_settings()
-    return pipeline.AlertPolicy(
+    return incidents.AlertPolicy(
         channels=tuple(configured_channels(settings, get_http_client())),
         max_age=timedelta(hours=settings.alert_max_age_h),
         alert_on_edge=settings.alert_on_edge,
@@ -132,13 +132,13 @@ def extract_events(self: Task, article_id: int) -> None:
         self,
         article_id,
         "extract",
-        lambda: pipeline.extract_events(
+        lambda: incidents.extract_events(
             session_scope,
             article_id,
             extractor=get_extractor(),
             zones=load_zones(),
             policy=alert_policy(),
-            now=pipeline.utcnow(),
+            now=utcnow(),
         ),
     )
     for alert_id in alert_ids or ():
@@ -149,11 +149,11 @@ def extract_events(self: Task, article_id: int) -> None:
 def deliver_alert(self: Task, alert_id: int) -> None:
     channels = configured_channels(get_settings(), get_http_client())
     try:
-        pipeline.deliver_alert(
+        alerts.deliver_alert(
             session_scope,
             alert_id,
             channels=channels,
-            now=pipeline.utcnow(),
+            now=utcnow(),
             final_attempt=self.request.retries >= MAX_RETRIES,
         )
     except TRANSIENT as exc:

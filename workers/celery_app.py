@@ -5,6 +5,7 @@ Nothing here connects at import time; the broker URL comes from settings (or the
 
 from __future__ import annotations
 
+import pkgutil
 from typing import Any
 
 from celery import Celery
@@ -28,7 +29,11 @@ def broker_url() -> str:
 
 def make_app() -> Celery:
     settings = get_settings()
-    app = Celery("dmzwatch", include=["tasks.pipeline"])
+    import tasks
+
+    # Every module in tasks/ holds tasks; listing them here would drift as modules are added.
+    task_modules = [f"tasks.{module.name}" for module in pkgutil.iter_modules(tasks.__path__)]
+    app = Celery("dmzwatch", include=task_modules)
     app.conf.update(
         broker_url=broker_url(),
         broker_connection_retry_on_startup=True,

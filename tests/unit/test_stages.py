@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dmzwatch import pipeline
 from dmzwatch.alerts.message import AlertMessage
 from dmzwatch.db.migrate import upgrade
 from dmzwatch.db.models import Alert, Article, ArticleStatus, Feed, Incident, IncidentReport
@@ -21,6 +20,7 @@ from dmzwatch.db.session import session_scope
 from dmzwatch.errors import PermanentError, TransientError
 from dmzwatch.geo import ZoneSet
 from dmzwatch.records import Evidence, ExtractedEvent, Place, Resolution, SubEventType
+from dmzwatch.stages import alerts, feeds, incidents
 
 REPO = Path(__file__).resolve().parent.parent.parent
 NOW = datetime(2019, 5, 4, 15, 0, tzinfo=UTC)
@@ -102,13 +102,13 @@ def _article(
         return article.id
 
 
-POLICY = pipeline.AlertPolicy(channels=("slack",), max_age=timedelta(hours=48), alert_on_edge=False)
+POLICY = incidents.AlertPolicy(channels=("slack",), max_age=timedelta(hours=48), alert_on_edge=False)
 
 
 def _extract(
     sessions: Sessions, zones: ZoneSet, extractor: ScriptedExtractor, article_id: int, now: datetime = NOW
 ) -> list[int]:
-    return pipeline.extract_events(sessions, article_id, extractor=extractor, zones=zones, policy=POLICY, now=now)
+    return incidents.extract_events(sessions, article_id, extractor=extractor, zones=zones, policy=POLICY, now=now)
 
 
 def _count(sessions: Sessions, model: type) -> int:
@@ -189,9 +189,9 @@ def test_delivery_retries_transient_then_sends_exactly_once(sessions: Sessions, 
     alert_id = _one_alert(sessions, zones)
     channel = FakeChannel(failures=[TransientError("503 from slack", status=503)])
     with pytest.raises(TransientError):
-        pipeline.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
     for _ in range(3):  # the retry, then two redeliveries of the same message
-        pipeline.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
     assert len(channel.sent) == 1
     with sessions() as session:
         alert = session.get_one(Alert, alert_id)
@@ -203,7 +203,7 @@ def test_delivery_retries_transient_then_sends_exactly_once(sessions: Sessions, 
 def test_delivery_permanent_failure_is_recorded(sessions: Sessions, zones: ZoneSet) -> None:
     alert_id = _one_alert(sessions, zones)
     channel = FakeChannel(failures=[PermanentError("404 from webhook: no such hook", status=404)])
-    pipeline.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+    alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
     with sessions() as session:
         alert = session.get_one(Alert, alert_id)
         assert alert.status == "failed" and "no such hook" in (alert.last_error or "")
@@ -223,11 +223,11 @@ def test_feed_leases_are_exclusive_and_backoff_caps(sessions: Sessions) -> None:
                 for i in range(3)
             ]
         )
-    assert len(pipeline.claim_due_feeds(sessions, now=NOW)) == 3
-    assert pipeline.claim_due_feeds(sessions, now=NOW + timedelta(minutes=1)) == []  # leased
-    assert pipeline.feed_backoff(300, 1, None) == timedelta(seconds=600)
-    assert pipeline.feed_backoff(300, 12, None) == timedelta(hours=24)
-    assert pipeline.feed_backoff(300, 1, 3600) == timedelta(hours=1)
+    assert len(feeds.claim_due_feeds(sessions, now=NOW)) == 3
+    assert feeds.claim_due_feeds(sessions, now=NOW + timedelta(minutes=1)) == []  # leased
+    assert feeds.feed_backoff(300, 1, None) == timedelta(seconds=600)
+    assert feeds.feed_backoff(300, 12, None) == timedelta(hours=24)
+    assert feeds.feed_backoff(300, 1, 3600) == timedelta(hours=1)
 
 
 def test_governorate_level_fallback_is_never_confidently_inside(zones: ZoneSet) -> None:

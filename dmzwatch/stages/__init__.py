@@ -1,0 +1,31 @@
+"""The pipeline stages: id in, work, ids of the next stage's rows out. No Celery here.
+
+Each stage reads what it needs in one short transaction, does the slow part (HTTP, trafilatura, spaCy) with no
+transaction open, and writes its result in a second short transaction guarded by the row's status: a
+redelivered message, or a second worker holding the same id, finds the row already moved and does nothing.
+SQLite takes its single write lock at BEGIN, so holding a transaction across an HTTP fetch would stall
+every other worker.
+
+Modules: `feeds` (schedule, poll), `articles` (fetch, clean, dedup), `incidents` (extract, merge, alert
+decisions), `alerts` (delivery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+SessionScope = Callable[[], AbstractContextManager[Session]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def outlet_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or "unknown"
