@@ -9,6 +9,11 @@ COPY workers ./workers
 COPY tasks ./tasks
 RUN pip install .
 COPY config ./config
+# Named volumes copy this directory's owner on first mount: without it the volume is root's and beat cannot
+# write its schedule file.
+RUN mkdir -p /var/lib/dmzwatch && chown dmzwatch:dmzwatch /var/lib/dmzwatch
 USER dmzwatch
 ENV DMZWATCH_DATA_DIR=/var/lib/dmzwatch
+# A warm shutdown on SIGTERM: `dmzwatch worker` forwards it to Celery, which finishes running tasks.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["dmzwatch"]

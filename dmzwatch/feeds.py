@@ -117,6 +117,13 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None) -> tup
             f" (Content-Type {media_type or 'missing'})",
             url=url,
         )
+    if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        # JSON, plain text, a binary file: say what came, not the XML parser's complaint about byte one.
+        start = body.strip()[:40].decode("utf-8", errors="replace")
+        raise FeedParseError(
+            f"{url} is not an RSS or Atom feed (Content-Type {media_type or 'missing'}, body starts {start!r})",
+            url=url,
+        )
     if bozo_reason:
         raise FeedParseError(f"malformed feed from {url}, no entries could be read: {bozo_reason}", url=url)
     if not parsed.get("version"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -55,11 +56,16 @@ def load_feeds_file(path: Path) -> list[FeedSpec]:
 
 
 def sync_feeds(session: Session, specs: list[FeedSpec]) -> tuple[int, int]:
-    """Upsert feeds by URL: (added, updated). Feeds not in the file are left as they are (the CLI may own them)."""
+    """Upsert feeds by URL: (added, updated). Feeds not in the file are left as they are (the CLI may own them).
+
+    A feed that dmzwatch (410 Gone) or an operator (`dmzwatch feeds disable`) disabled stays disabled: the file
+    saying ``enabled: true`` is no reason to poll a dead feed again at every start (`feeds enable` undoes it)."""
     added = updated = 0
     for spec in specs:
         url = str(spec.url)
         feed = session.scalar(select(Feed).where(Feed.url == url))
+        if feed is not None and feed.disabled_reason and spec.enabled:
+            spec = spec.model_copy(update={"enabled": False})
         if feed is None:
             session.add(
                 Feed(
@@ -70,6 +76,7 @@ def sync_feeds(session: Session, specs: list[FeedSpec]) -> tuple[int, int]:
                     poll_interval_s=spec.interval,
                     consecutive_failures=0,
                     items_seen=0,
+                    added_at=datetime.now(UTC),
                 )
             )
             added += 1

@@ -18,8 +18,12 @@ from dmzwatch.records import ExtractedEvent, SubEventType
 # Reports of one strike name the same village with different spellings or nearby hamlets; 3 km covers a
 # village and its farms without swallowing the next village (NW Syrian villages sit 2-5 km apart).
 MERGE_RADIUS_KM = 3.0
-# Outlets date a night-time strike to either calendar day; a day either side absorbs that.
+# Outlets date a night-time strike to either calendar day; a day either side absorbs that...
 MERGE_WINDOW_DAYS = 1
+# ...but only between reports published close together. Reports of one night's strike come out within hours
+# of each other; a report published a day after the incident's first one and dated a day later is the next
+# strike on the same village (villages in the DMZ were hit on consecutive days for weeks in 2019).
+ADJACENT_DAY_PUBLISHED_WITHIN = timedelta(hours=12)
 
 # Air strikes and shelling are routinely confused in first reports ("bombardment", "strikes"): one attack.
 _EXPLOSIVE_TYPES = {SubEventType.AIR_STRIKE, SubEventType.SHELLING}
@@ -36,6 +40,7 @@ class Candidate:
     geo_precision: int
     sub_event_type: SubEventType
     occurred_on: date | None
+    first_published_at: datetime | None = None  # publication time of the incident's first report
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +103,20 @@ def types_compatible(a: SubEventType, b: SubEventType) -> bool:
     return a in _EXPLOSIVE_TYPES and b in _EXPLOSIVE_TYPES
 
 
-def _dates_close(a: date | None, b: date | None) -> bool:
+def _dates_close(
+    a: date | None, b: date | None, published_a: datetime | None = None, published_b: datetime | None = None
+) -> bool:
+    """Same day; or adjacent days when the reports were published close together (or either time is unknown)."""
     if a is None or b is None:
         return True  # an undated claim cannot contradict a dated one
-    return abs((a - b).days) <= MERGE_WINDOW_DAYS
+    gap = abs((a - b).days)
+    if gap == 0:
+        return True
+    if gap > MERGE_WINDOW_DAYS:
+        return False
+    if published_a is None or published_b is None:
+        return True
+    return abs(published_a - published_b) <= ADJACENT_DAY_PUBLISHED_WITHIN
 
 
 def find_match(
@@ -112,6 +127,7 @@ def find_match(
     sub_event_type: SubEventType,
     occurred_on: date | None,
     candidates: Iterable[Candidate],
+    published_at: datetime | None = None,
 ) -> Candidate | None:
     """The incident this claim belongs to, or None for a new incident.
 
@@ -122,7 +138,7 @@ def find_match(
     for candidate in candidates:
         if not types_compatible(sub_event_type, candidate.sub_event_type):
             continue
-        if not _dates_close(occurred_on, candidate.occurred_on):
+        if not _dates_close(occurred_on, candidate.occurred_on, published_at, candidate.first_published_at):
             continue
         same_key = candidate.place_key == key
         distance = math.inf

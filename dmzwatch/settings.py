@@ -8,9 +8,9 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository root when running from a checkout; config paths default relative to the working directory
@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None  # HMAC-SHA256 key for X-Dmzwatch-Signature
     alert_max_age_h: float = 48.0  # reports published longer ago than this never alert (backfills stay quiet)
     alert_on_edge: bool = False  # also alert for incidents within a few km outside the zone boundary
+    # Burst control: once this many messages went to one channel within the window, further alerts for that
+    # channel are folded into one digest message sent at the end of the window. 0 disables digests.
+    alert_digest_threshold: int = Field(default=6, ge=0)
+    alert_digest_window_s: int = Field(default=600, ge=1)
+    alert_retry_base_s: float = Field(default=5.0, gt=0)  # first delivery retry after ~this; doubles each time
+    slack_bot_token: SecretStr | None = None  # xoxb-... : Slack bot mode (chat.postMessage, updates threaded)
+    slack_channel: str | None = None  # channel id or name for bot mode, e.g. C0123456789
+    slack_api_url: str = "https://slack.com/api/"  # Slack Web API base (tests point it at a local server)
 
     # --- HTTP ------------------------------------------------------------------------------------------------
     # Hosts or CIDRs exempt from the private-address guard. Empty: loopback and private targets are refused.
@@ -57,11 +65,31 @@ class Settings(BaseSettings):
     # --- polling -----------------------------------------------------------------------------------------
     default_poll_interval_s: int = 300
     schedule_tick_s: float = 15.0  # how often beat looks for due feeds
+    # A feed is "silent" when no new item came for longer than feed_silent_factor x its median gap between new
+    # items, and never before feed_silent_min_h hours (quiet nights are not silence).
+    feed_silent_factor: float = Field(default=4.0, gt=0)
+    feed_silent_min_h: float = Field(default=12.0, gt=0)
+
+    # --- politeness (article pages) ---------------------------------------------------------------------------
+    # Shared by all workers through Redis. 0 disables a limit.
+    host_min_interval_s: float = Field(default=1.0, ge=0)  # between two requests to one host
+    host_max_concurrent: int = Field(default=2, ge=0)  # requests in flight to one host
+    robots_cache_ttl_s: float = Field(default=3600.0, gt=0)  # how long a host's robots.txt is trusted
 
     # --- operations ------------------------------------------------------------------------------------------
     flower_basic_auth: str | None = None  # "user:password"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log shippers
     worker_concurrency: int | None = None  # default: number of CPUs
+
+    # --- self-healing and watching (dmzwatch.maintenance) ---------------------------------------------------
+    maintenance_tick_s: float = 60.0  # how often beat runs the re-queue and silence checks
+    stuck_after_s: float = 1800.0  # an open article untouched this long has lost its message: re-queue it
+    max_stage_attempts: int = 10  # deliveries of one article stage (retries, crashes, re-queues) before `failed`
+    alert_pending_after_s: float = 3600.0  # a pending alert untouched this long is re-sent
+    max_alert_attempts: int = 10  # delivery attempts of one alert before `failed`
+    zone_silence_h: float = 12.0  # alarm when no relevant article was ingested for this long (0: off)
+    metrics_port: int = 9464
 
     @field_validator("http_allow_hosts", "webhook_urls", mode="before")
     @classmethod
@@ -85,7 +113,17 @@ class Settings(BaseSettings):
             raise ValueError("DMZWATCH_FLOWER_BASIC_AUTH must be 'user:password'")
         return value or None
 
-    @field_validator("alert_max_age_h", "http_deadline_s", "http_connect_timeout_s", "http_read_timeout_s")
+    @field_validator(
+        "alert_max_age_h",
+        "http_deadline_s",
+        "http_connect_timeout_s",
+        "http_read_timeout_s",
+        "maintenance_tick_s",
+        "stuck_after_s",
+        "alert_pending_after_s",
+        "max_stage_attempts",
+        "max_alert_attempts",
+    )
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

@@ -18,11 +18,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from dmzwatch.alerts.channels import configured_channels
+from dmzwatch.alerts.routing import get_routing
 from dmzwatch.db.repo import fail_article
 from dmzwatch.db.session import session_scope
 from dmzwatch.errors import TransientError
+from dmzwatch.feeds_config import ConfigError
 from dmzwatch.geo import load_zones
 from dmzwatch.http import get_http_client
+from dmzwatch.maintenance import alert_attempts_exhausted, claim_stage_attempt
 from dmzwatch.nlp.extract import get_extractor
 from dmzwatch.settings import get_settings
 from dmzwatch.stages import alerts, articles, feeds, incidents, utcnow
@@ -38,22 +41,29 @@ _BACKOFF_CAP_S = 900.0  # stays far below the broker's visibility timeout (see w
 TRANSIENT = (TransientError, OperationalError, PoolTimeoutError)
 
 
-def backoff_s(retries: int, retry_after_s: float | None = None) -> float:
+def backoff_s(retries: int, retry_after_s: float | None = None, base_s: float = _BACKOFF_BASE_S) -> float:
     """Exponential backoff with full jitter; a server's Retry-After is a floor."""
-    delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**retries) * random.uniform(0.5, 1.0)
+    delay = min(_BACKOFF_CAP_S, base_s * 2**retries) * random.uniform(0.5, 1.0)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, _BACKOFF_CAP_S))
     return delay
 
 
-def _retry(task: Task, exc: BaseException) -> NoReturn:
+def _retry(task: Task, exc: BaseException, base_s: float = _BACKOFF_BASE_S) -> NoReturn:
     retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
-    raise task.retry(exc=exc, countdown=backoff_s(task.request.retries, retry_after), max_retries=MAX_RETRIES)
+    countdown = backoff_s(task.request.retries, retry_after, base_s)
+    raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES)
 
 
 def _run_article_stage(task: Task, article_id: int, stage: str, call: Any) -> Any:
     """Run one article stage: transient errors retry, exhaustion or a bug fails the row with a reason."""
     try:
+        # Counted before the work, so a delivery that kills its worker still counts: a poison article ends
+        # `failed` after max_stage_attempts deliveries instead of being redelivered forever.
+        if not claim_stage_attempt(
+            session_scope, article_id, stage, max_attempts=get_settings().max_stage_attempts, now=utcnow()
+        ):
+            return None
         return call()
     except TRANSIENT as exc:
         if task.request.retries < MAX_RETRIES:
@@ -119,10 +129,23 @@ def clean_article(self: Task, article_id: int) -> None:
 
 def alert_policy() -> incidents.AlertPolicy:
     settings = get_settings()
+    try:
+        routing = get_routing(settings.alerts_file, load_zones().zone_names)
+    except ConfigError as exc:
+        # Retried like an outage: once the operator fixes the file, the article goes through (none is lost).
+        raise TransientError(f"alerts configuration: {exc}") from exc
     return incidents.AlertPolicy(
         channels=tuple(configured_channels(settings, get_http_client())),
         max_age=timedelta(hours=settings.alert_max_age_h),
         alert_on_edge=settings.alert_on_edge,
+        routing=routing,
+    )
+
+
+def digest_policy() -> alerts.DigestPolicy:
+    settings = get_settings()
+    return alerts.DigestPolicy(
+        threshold=settings.alert_digest_threshold, window=timedelta(seconds=settings.alert_digest_window_s)
     )
 
 
@@ -147,14 +170,38 @@ def extract_events(self: Task, article_id: int) -> None:
 
 @app.task(name=TaskName.DELIVER_ALERT, bind=True, acks_late=True)
 def deliver_alert(self: Task, alert_id: int) -> None:
-    channels = configured_channels(get_settings(), get_http_client())
+    settings = get_settings()
     try:
-        alerts.deliver_alert(
+        if alert_attempts_exhausted(session_scope, alert_id, max_attempts=settings.max_alert_attempts, now=utcnow()):
+            return  # a delivery that keeps crashing its worker must not loop forever
+        delivery = alerts.deliver_alert(
             session_scope,
             alert_id,
-            channels=channels,
+            channels=configured_channels(settings, get_http_client()),
             now=utcnow(),
+            final_attempt=self.request.retries >= MAX_RETRIES,
+            digest=digest_policy(),
+        )
+    except TRANSIENT as exc:
+        _retry(self, exc, settings.alert_retry_base_s)
+    if delivery.digest_in_s is not None:
+        deliver_digest.apply_async((delivery.channel,), countdown=delivery.digest_in_s)
+
+
+@app.task(name=TaskName.DELIVER_DIGEST, bind=True, acks_late=True)
+def deliver_digest(self: Task, channel: str) -> None:
+    settings = get_settings()
+    policy = digest_policy()
+    try:
+        delivery = alerts.deliver_digest(
+            session_scope,
+            channel,
+            channels=configured_channels(settings, get_http_client()),
+            now=utcnow(),
+            window=policy.window,
             final_attempt=self.request.retries >= MAX_RETRIES,
         )
     except TRANSIENT as exc:
-        _retry(self, exc)
+        _retry(self, exc, settings.alert_retry_base_s)
+    if delivery.digest_in_s is not None:  # more waited than one digest holds
+        deliver_digest.apply_async((channel,), countdown=delivery.digest_in_s)

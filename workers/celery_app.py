@@ -9,7 +9,7 @@ import pkgutil
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 from kombu import Queue as KombuQueue
 
 from dmzwatch.settings import get_settings
@@ -63,6 +63,18 @@ def make_app() -> Celery:
                 # A tick that waited longer than itself is stale: the next one is already queued.
                 "options": {"expires": settings.schedule_tick_s},
             },
+            # Self-healing: re-send messages lost to a killed worker, a hard time limit or a broker restart,
+            # and fail rows out of attempts (dmzwatch.maintenance).
+            "requeue-stuck": {
+                "task": TaskName.REQUEUE_STUCK.value,
+                "schedule": settings.maintenance_tick_s,
+                "options": {"expires": settings.maintenance_tick_s},
+            },
+            "watch-zone-silence": {
+                "task": TaskName.WATCH_ZONE_SILENCE.value,
+                "schedule": settings.maintenance_tick_s,
+                "options": {"expires": settings.maintenance_tick_s},
+            },
         },
         timezone="UTC",
         enable_utc=True,
@@ -80,3 +92,15 @@ def _reset_after_fork(**_kwargs: Any) -> None:
     from dmzwatch.db.session import dispose_engines
 
     dispose_engines()
+
+
+@setup_logging.connect
+def _configure_logging(loglevel: str | int | None = None, **_kwargs: Any) -> None:
+    """Workers and beat log like the CLI: text or JSON per DMZWATCH_LOG_FORMAT, secrets redacted.
+
+    Connecting this signal tells Celery not to install its own handlers; its task messages (received,
+    succeeded, retry) still flow through ours.
+    """
+    from dmzwatch.logs import configure_logging
+
+    configure_logging(get_settings(), loglevel or get_settings().log_level)

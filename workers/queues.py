@@ -19,6 +19,9 @@ class TaskName(StrEnum):
     CLEAN_ARTICLE = "dmzwatch.clean_article"
     EXTRACT_EVENTS = "dmzwatch.extract_events"
     DELIVER_ALERT = "dmzwatch.deliver_alert"
+    DELIVER_DIGEST = "dmzwatch.deliver_digest"  # several alerts for one channel as one message (burst control)
+    REQUEUE_STUCK = "dmzwatch.requeue_stuck"  # beat: re-send lost messages, fail rows out of attempts
+    WATCH_ZONE_SILENCE = "dmzwatch.watch_zone_silence"  # beat: alarm when relevant news stops arriving
 
 
 ROUTES: dict[TaskName, Queue] = {
@@ -28,4 +31,7 @@ ROUTES: dict[TaskName, Queue] = {
     TaskName.CLEAN_ARTICLE: Queue.NLP,
     TaskName.EXTRACT_EVENTS: Queue.NLP,
     TaskName.DELIVER_ALERT: Queue.ALERTS,
+    TaskName.DELIVER_DIGEST: Queue.ALERTS,
+    TaskName.REQUEUE_STUCK: Queue.FEEDS,
+    TaskName.WATCH_ZONE_SILENCE: Queue.ALERTS,
 }

@@ -70,3 +70,20 @@ def toll_text(best: int | None, low: int | None, high: int | None) -> str:
     if low is not None and high is not None and low != high:
         return f"{best} (sources say {low}-{high})"
     return str(best)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    """Several alerts for one channel folded into one message (a burst over the configured rate)."""
+
+    channel: str
+    alerts: tuple[AlertMessage, ...]
+    window_s: int
+
+    @property
+    def delivery_id(self) -> str:
+        """Stable for the same set of alerts, so a receiver can de-duplicate a re-sent digest."""
+        return f"digest-{self.channel}-{self.alerts[0].alert_id}-{self.alerts[-1].alert_id}-{len(self.alerts)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"window_s": self.window_s, "count": len(self.alerts), "alerts": [a.to_json() for a in self.alerts]}

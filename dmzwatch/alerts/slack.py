@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dmzwatch.alerts.message import AlertMessage, toll_text
+from dmzwatch.alerts.message import AlertMessage, DigestMessage, toll_text
 
 _PRECISION = {1: "exact place", 2: "near the place", 3: "region only"}
 _MAX_SOURCES_SHOWN = 8  # Slack caps a section's text at 3000 chars; eight links fit with room to spare
@@ -49,6 +49,51 @@ def render_slack(message: AlertMessage) -> dict[str, Any]:
     if message.map_url:
         context.append(f"<{message.map_url}|map>")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+    return {"text": headline, "blocks": blocks}
+
+
+_DIGEST_SECTION_CHARS = 2900  # Slack's 3000-char cap on a section's text, with margin
+_DIGEST_MAX_SECTIONS = 45  # Slack's 50-block cap, minus header and context
+
+
+def digest_line(message: AlertMessage) -> str:
+    """One incident in a digest: kind, type, place, toll, date, zone, map link."""
+    where = message.place_name + (f", {message.admin1}" if message.admin1 else "")
+    when = message.occurred_on.isoformat() if message.occurred_on else "date unknown"
+    killed = toll_text(message.killed, message.killed_min, message.killed_max)
+    line = (
+        f"• *{'New' if message.kind == 'new' else 'Update'}* {message.sub_event_type} in {_escape(where)}: "
+        f"killed {killed}, {when}, {message.zone_status}, {len(message.sources)} sources (#{message.incident_id} "
+        f"v{message.version})"
+    )
+    if message.map_url:
+        line += f" <{message.map_url}|map>"
+    return line
+
+
+def render_slack_digest(digest: DigestMessage) -> dict[str, Any]:
+    """One Block Kit message for a burst: a header, then one line per incident in as few sections as fit."""
+    minutes = max(1, round(digest.window_s / 60))
+    headline = f"Digest: {len(digest.alerts)} incident alerts in about {minutes} min"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": False}}
+    ]
+    sections: list[list[str]] = [[]]
+    shown = 0
+    for message in digest.alerts:
+        line = digest_line(message)[:_DIGEST_SECTION_CHARS]
+        if sum(len(x) + 1 for x in sections[-1]) + len(line) > _DIGEST_SECTION_CHARS:
+            if len(sections) == _DIGEST_MAX_SECTIONS:
+                break
+            sections.append([])
+        sections[-1].append(line)
+        shown += 1
+    for lines in sections:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+    context = "alerts folded into one message to stay under the alert rate"
+    if shown < len(digest.alerts):
+        context = f"… and {len(digest.alerts) - shown} more; " + context
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {"text": headline, "blocks": blocks}
 
 

@@ -2,6 +2,10 @@
 
 Receivers verify: ``hex(hmac_sha256(secret, f"{X-Dmzwatch-Timestamp}.{raw body}"))`` equals the hex after
 ``sha256=`` in ``X-Dmzwatch-Signature``, and reject timestamps older than five minutes (replay protection).
+
+Bodies: ``{"type": "incident.new" | "incident.update", "alert": {...}}``, or for a burst folded into a digest
+``{"type": "incident.digest", "window_s": N, "count": K, "alerts": [{...}, ...]}``. ``X-Dmzwatch-Event`` repeats
+the type; ``X-Dmzwatch-Delivery`` is stable for the same alert (or digest), so receivers de-duplicate on it.
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ class AlertStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SUPPRESSED = "suppressed"  # folded into a digest or muted by routing
+    DIGEST = "digest"  # waiting to go out folded into its channel's next digest message (burst control)
 
 
 class Feed(Base):
@@ -99,6 +100,11 @@ class Feed(Base):
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_new_item_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # Health (migration 0004): see dmzwatch.feed_health.
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    item_gap_median_s: Mapped[float | None] = mapped_column(Float)  # median gap between items, own history
+    disabled_reason: Mapped[str | None] = mapped_column(Text)  # set by 410 or `feeds disable`; sync keeps it
 
 
 class Article(Base):
@@ -131,6 +137,10 @@ class Article(Base):
     status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.NEW)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Deliveries of the stage that starts from status `attempt_stage` (see dmzwatch.maintenance): a message
+    # that kills its worker is redelivered forever unless something counts the deliveries and stops it.
+    stage_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt_stage: Mapped[str | None] = mapped_column(String(16))
 
 
 class ArticleBand(Base):
@@ -229,6 +239,13 @@ class Alert(Base):
     external_ref: Mapped[str | None] = mapped_column(String(200))
     # Source publication time of the report that caused it: publish-to-alert latency is measured from here.
     source_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last time the maintenance task re-sent a pending alert whose message was lost.
+    requeued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A delivery in progress holds the alert until this time: a redelivered or re-queued message arriving
+    # mid-send finds it held and sends nothing. Expires, so a worker killed mid-send cannot strand it.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For an update: what changed since the last version ("death toll rose to 7"), shown to the reader.
+    changes: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 __all__ = [
@@ -243,6 +260,7 @@ __all__ = [
     "Incident",
     "IncidentReport",
     "Lock",
+    "SilenceAlarm",
 ]
 
 
@@ -256,3 +274,19 @@ class Lock(Base):
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SilenceAlarm(Base):
+    """One row per silence: no relevant article ingested since `silent_since`. Unique, so it alarms once."""
+
+    __tablename__ = "silence_alarms"
+    __table_args__ = (UniqueConstraint("zone", "silent_since"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    silent_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -53,7 +53,9 @@ _ACTORS: list[tuple[Side, str]] = [
         r"\bRussian (?:forces|jets|warplanes|aircraft|air ?force|strikes|air ?strikes|planes|raids|"
         r"helicopters|military|army|troops|drones?|bombers|artillery)|\bRussia\b(?= (?:struck|bombed|hit|"
         r"targeted|launched|carried out))|\bRussian\b(?= [\w-]+ (?:strikes|raids|jets))|"
-        r"\bRussian(?= strikes| raids| jets| warplanes| air)",
+        r"\bRussian(?= strikes| raids| jets| warplanes| air)|"
+        # "Russian and Syrian forces": a joint attribution; Russia is named first and flies the air war
+        r"\bRussian(?:,| and) Syrian (?:forces|jets|warplanes|aircraft|attacks|strikes|raids)",
     ),
     (
         "government",
@@ -61,7 +63,9 @@ _ACTORS: list[tuple[Side, str]] = [
         r"helicopters|artillery|state media|air ?force)|government (?:forces|troops|shelling|artillery|"
         r"warplanes|jets|helicopters|aircraft)|pro-government (?:forces|militias?)|\bregime\b|"
         r"Assad(?:'s|’s)? (?:forces|regime|army|troops)|Assad regime|\bthe army\b|\b[Aa]rmy units\b|"
-        r"army (?:helicopters|artillery|shelling)|Tiger Forces|state news agency SANA|\bSANA\b|loyalist",
+        r"army (?:helicopters|artillery|shelling)|Tiger Forces|state news agency SANA|\bSANA\b|loyalist|"
+        # "the shells came from government positions": where the fire came from names the side
+        r"(?<=from )government (?:positions|posts|areas)",
     ),
 ]
 
@@ -74,11 +78,24 @@ _CASE_SENSITIVE = {"isis"}
 _VICTIM_BEFORE = re.compile(
     r"(?:belonging to|members of|member of|positions? of|against|on|targeting|targeted|fighters of|"
     r"held by|controlled by|areas of|posts? of|bases? of|at|blamed|blaming|accused|accusing|between .{0,40} and)"
-    r"\s+(?:the\s+)?$",
+    # "members of the Kurdish-led SDF", "positions of the Turkish-backed NLF": one hyphenated qualifier may sit
+    # between the victim word and the actor
+    r"\s+(?:the\s+)?(?:[\w]+-(?:led|backed|held|run|allied)\s+)?$|"
+    # the victims of the attack: "killing a former rebel commander", "wounding two Turkish soldiers"
+    r"\b(?:killing|wounding|injuring)\s+(?:(?:at least|a|an|the|his|her|their|\d+|one|two|three|four|five|six|"
+    r"seven|eight|nine|ten|former|senior|local|prominent|top|several|other)\s+){0,3}$",
     re.IGNORECASE,
 )
 # "by <actor>", "<actor> shelling" are agent positions.
-_AGENT_BEFORE = re.compile(r"(?:by|from)\s+(?:the\s+)?$", re.IGNORECASE)
+# ("held by <actor>", "controlled by <actor>" say whose ground it is: victim position, see _VICTIM_BEFORE)
+_AGENT_BEFORE = re.compile(
+    r"(?:(?<!held )(?<!controlled )(?<!besieged )(?<!run )by|from)\s+(?:the\s+)?$", re.IGNORECASE
+)
+
+# "<actor> said ..." reports; "<actor> said it targeted ..." still claims the attack (state media's convention).
+_SPEAKER_AFTER = re.compile(
+    r"\s+(?:has |had )?(?:said|says|reported|announced|stated|claimed)\b(?!\s+(?:it|its|they)\b)"
+)
 
 # Speech: "Syrian state media said it targeted" makes state media's side the perpetrator (the brief's rule),
 # but "X said" alone only reports. Kept simple: a state-media mention counts as a government actor.
@@ -119,6 +136,10 @@ def pick_perpetrator(text: str, trigger_start: int | None) -> Actor | None:
     candidates: list[tuple[float, Actor]] = []
     for a in actors:
         before = text[max(0, a.start - 40) : a.start]
+        if _SPEAKER_AFTER.match(text, a.end) and not _AGENT_BEFORE.search(before):
+            # "after the SDF said it had pushed ...": a source of the story, not the attacker
+            candidates.append((100.0, a))
+            continue
         if _AGENT_BEFORE.search(before):
             candidates.append((0.0, a))
             continue

@@ -37,6 +37,7 @@ _VAGUE = {"dozens", "scores", "hundreds", "thousands", "several", "many", "numer
 _QUALIFIERS = {
     "at", "least", "some", "about", "around", "nearly", "almost", "over", "more", "than", "up", "to",
     "approximately", "roughly", "another", "further", "additional", "a", "total", "of", "the", "other",
+    "his", "her", "their",
 }  # fmt: skip
 
 _CIVILIAN_NOUNS = {
@@ -44,11 +45,14 @@ _CIVILIAN_NOUNS = {
     "infant", "infants", "baby", "babies", "resident", "residents", "family", "families", "farmer", "farmers",
     "student", "students", "pupils", "worker", "workers", "teacher", "teachers", "shepherd", "shepherds",
     "volunteer", "volunteers", "rescuer", "rescuers", "paramedic", "paramedics", "journalist", "journalists",
+    "son", "sons", "daughter", "daughters", "brother", "brothers", "sister", "sisters", "mother", "mothers",
+    "father", "fathers", "husband", "wife", "relatives", "grandchildren", "nephew", "niece", "cousin", "cousins",
 }  # fmt: skip
 _VICTIM_NOUNS = _CIVILIAN_NOUNS | {
     "people", "person", "persons", "man", "men", "soldier", "soldiers", "fighter", "fighters", "member", "members",
     "militant", "militants", "rebel", "rebels", "troops", "troop", "servicemen", "officer", "officers",
     "others", "victims", "forces", "individuals", "gunmen", "insurgents", "jihadists", "militiamen", "personnel",
+    "attackers", "assailants", "commander", "commanders", "guards", "policemen",
 }  # fmt: skip
 
 _KILL_ACTIVE = {"killing", "killed", "kill", "kills"}
@@ -112,10 +116,20 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
         return 6, i + 3, False
     if w == "a" and i + 2 < len(toks) and toks[i + 1].low == "number" and toks[i + 2].low == "of":
         return None, i + 3, True
+    if w in _POSSESSIVES:
+        for k in range(i + 1, min(len(toks), i + 3)):
+            if toks[k].low in _SINGULAR_VICTIMS:
+                return 1, i + 1, False
+            if _number_at(toks, k) is not None or not toks[k].low.replace("'", "").replace("’", "").isalpha():
+                break
+        return None
     if w in ("a", "an"):
-        # "a child", "a woman": one victim; "a third raid", "a family" are not figures
-        if i + 1 < len(toks) and toks[i + 1].low in _SINGULAR_VICTIMS:
-            return 1, i + 1, False
+        # "a child", "a local council member": one victim; "a third raid", "a family" are not figures
+        for k in range(i + 1, min(len(toks), i + 4)):
+            if toks[k].low in _SINGULAR_VICTIMS:
+                return 1, i + 1, False
+            if not toks[k].low.isalpha() or toks[k].low in _STOP:
+                break
         return None
     if w in _UNITS:
         return _UNITS[w], i + 1, False
@@ -124,11 +138,17 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
     return None
 
 
-_SINGULAR_VICTIMS = {"civilian", "child", "woman", "man", "girl", "boy", "infant", "baby", "soldier", "fighter",
-                     "person", "resident", "farmer", "shepherd", "student", "worker", "teenager", "member"}  # fmt: skip
+_SINGULAR_VICTIMS = {
+    "civilian", "child", "woman", "man", "girl", "boy", "infant", "baby", "soldier", "fighter", "person",
+    "resident", "farmer", "shepherd", "student", "worker", "teenager", "member", "officer", "commander", "doctor",
+    "nurse", "teacher", "journalist", "volunteer", "paramedic", "driver", "elderly",
+    "son", "daughter", "brother", "sister", "mother", "father", "husband", "wife", "nephew", "niece", "cousin",
+}  # fmt: skip
+# "his son", "her neighbour's son", "their mother": one victim; "her two daughters": the number decides
+_POSSESSIVES = {"his", "her", "their"}
 
 
-def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool) -> _NumPhrase | None:
+def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool, depth: int = 0) -> _NumPhrase | None:
     """A victim phrase starting at token i: qualifiers, a number, up to four modifiers, a victim noun.
 
     With need_noun False a bare number is accepted ("the other four were killed").
@@ -170,7 +190,7 @@ def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool) -> _NumPhrase | Non
         if w in ("of", "the", "a", "his", "her", "their", "more", "same", "other"):
             n += 1
             continue
-        if toks[n].text[:1].isupper() or (w.isalpha() and step < 3 and w not in _STOP):
+        if toks[n].text[:1].isupper() or (_is_word(w) and step < 3 and w not in _STOP):
             n += 1
             continue
         break
@@ -185,10 +205,12 @@ def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool) -> _NumPhrase | Non
         civ = value
     phrase = _NumPhrase(value, civ, i, n, vague)
     # "including two children" / "among them three women"
-    phrase = _with_including(toks, phrase)
+    if depth >= 2:  # "two men and a woman" needs one level; a chain of "and"s is not a casualty phrase
+        return phrase
+    phrase = _with_including(toks, phrase, depth)
     # "two men and a woman"
-    if n < len(toks) and toks[phrase.end].low == "and" if phrase.end < len(toks) else False:
-        nxt = _phrase_at(toks, phrase.end + 1, need_noun=True)
+    if phrase.end < len(toks) and toks[phrase.end].low == "and":
+        nxt = _phrase_at(toks, phrase.end + 1, need_noun=True, depth=depth + 1)
         if nxt is not None and nxt.count is not None and phrase.count is not None and not nxt.vague:
             civs = (phrase.civilians or 0) + (nxt.civilians or 0)
             phrase = _NumPhrase(phrase.count + nxt.count, civs or None, phrase.start, nxt.end, False)
@@ -201,15 +223,22 @@ _STOP = {
 }  # fmt: skip
 
 
-def _with_including(toks: list[_Tok], p: _NumPhrase) -> _NumPhrase:
+def _with_including(toks: list[_Tok], p: _NumPhrase, depth: int) -> _NumPhrase:
     j = p.end
     if j < len(toks) and toks[j].text == ",":
         j += 1
+    if j < len(toks) and toks[j].low in ("mostly", "mainly", "predominantly"):
+        # "at least 40 people, mostly women and children, were killed": an aside, no sub-count
+        k = j + 1
+        while k < len(toks) and toks[k].low in _CIVILIAN_NOUNS | {"and", "or"}:
+            k += 1
+        if k > j + 1 and k < len(toks) and toks[k].text == ",":
+            return _NumPhrase(p.count, p.civilians, p.start, k + 1, p.vague)
     if j < len(toks) and toks[j].low in ("including", "among"):
         k = j + 1
         if toks[j].low == "among" and k < len(toks) and toks[k].low == "them":
             k += 1
-        sub = _phrase_at(toks, k, need_noun=True)
+        sub = _phrase_at(toks, k, need_noun=True, depth=depth + 1)
         if sub is not None:
             civ = p.civilians
             if civ is None and sub.civilians is not None:
@@ -247,7 +276,14 @@ def find_casualties(sentence: str) -> list[Casualty]:
         kind: Kind | None = None
         w = t.low
         active = False
-        if w in _KILL_ACTIVE or w in _INJURE_ACTIVE:
+        # "shot dead a man", "gunned down two", "executed three": active killing verbs of direct violence
+        if (
+            (w == "dead" and i > 0 and toks[i - 1].low == "shot")
+            or (w == "down" and i > 0 and toks[i - 1].low == "gunned")
+            or w in ("executed", "executing", "assassinated")
+        ):
+            kind, active = "killed", True
+        elif w in _KILL_ACTIVE or w in _INJURE_ACTIVE:
             kind = "killed" if w in _KILL_ACTIVE else "injured"
             active = True
         # "wounding and killing at least four": the figure follows the second verb; read it as killed
@@ -305,8 +341,34 @@ def find_casualties(sentence: str) -> list[Casualty]:
                         total = _NumPhrase(total.count + more.count, civ or None, total.start, more.end, False)
                 out.append(_mk(kind, total, toks, i, sentence))
                 used.update(range(subj.start, subj.end))
+    # "the death toll ... has risen to 11 civilians"
+    for m in _TOLL_RE.finditer(sentence):
+        p = _phrase_at(tokenize(m.group("rest")), 0, need_noun=False)
+        if p is not None and p.count is not None:
+            out.append(Casualty("killed", p.count, p.civilians, m.start(), m.end()))
+    # "12 civilians were killed, including five in Maarat al-Numan", "11 civilians: six in Ariha ... and five in
+    # Maarat Misrin": a share of the toll tied to one place
+    for m in _SHARE_RE.finditer(sentence):
+        before = [c for c in out if c.end <= m.start() and c.count is not None]
+        value = _number_at(tokenize(m.group("num")), 0)
+        if before and value is not None and value[0] is not None:
+            out.append(Casualty(before[-1].kind, value[0], None, m.start(), m.end()))
     out.sort(key=lambda c: c.start)
     return out
+
+
+_SHARE_RE = re.compile(
+    r"(?:\bincluding|:|\band) (?P<num>\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+    r"(?: (?:of them|people|civilians|children|others))? in\b",
+    re.IGNORECASE,
+)
+
+
+_TOLL_RE = re.compile(
+    r"\b(?:death )?toll\b[^.:;]{0,160}?\b(?:has |had )?(?:risen|rose|climbed|reached|jumped|increased) to "
+    r"(?P<rest>(?:at least |some )?[\w,]+(?: [\w-]+){0,2})",
+    re.IGNORECASE,
+)
 
 
 def _is_passive(toks: list[_Tok], i: int) -> bool:
@@ -339,3 +401,8 @@ def _mk(kind: Kind, p: _NumPhrase, toks: list[_Tok], verb: int, sentence: str) -
     lo = min(toks[p.start].start, toks[verb].start)
     hi = max(toks[p.end - 1].end if p.end > p.start else toks[verb].end, toks[verb].end)
     return Casualty(kind, p.count, p.civilians if kind == "killed" else None, lo, hi)
+
+
+def _is_word(w: str) -> bool:
+    """A word, possessives included ("neighbour's")."""
+    return w.replace("'", "").replace("’", "").isalpha()

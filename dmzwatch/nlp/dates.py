@@ -6,7 +6,9 @@ and "yesterday" are the day before publication; "today", "this morning", "earlie
 Explicit dates ("11 June 2018", "June 11", "on 3 November") are taken as written, the year from the publication
 date when missing (the previous year when that would put the date in the future).
 
-All resolved dates carry time_precision 1 (day). When no phrase is found the caller uses the publication date
+Day phrases carry time_precision 1. Coarser phrases keep their precision (ACLED's convention): "last week",
+"earlier this week" give precision 2 and the Monday of that week; "last month", "earlier this month" precision 3
+and the first of that month. When no phrase is found the caller uses the publication date
 with a lower confidence (``extract.py``), or None when the article has no publication time.
 """
 
@@ -53,6 +55,7 @@ _WEEKDAY = re.compile(
     r"(?:night|morning|evening|afternoon) of)\s+)?(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
     r"(?:(?:’s|'s)| (?:night|morning|evening|afternoon))?\b",
 )
+_COARSE = re.compile(r"\b(last week|earlier this week|this week|last month|earlier this month)\b", re.IGNORECASE)
 _RELATIVE = re.compile(
     r"\b(last night|yesterday|overnight|today|this morning|this afternoon|this evening|tonight|earlier today|"
     r"on the same day|the day before|a day earlier)\b",
@@ -68,6 +71,7 @@ class DatePhrase:
     day: date | None  # None when the phrase cannot be resolved (no publication time and no year)
     explicit: bool  # a calendar date as written, not relative
     since: bool  # "since Tuesday": the start of a period, not an event date
+    precision: int = 1  # 1 day, 2 week, 3 month
 
 
 def local_day(published_at: datetime) -> date:
@@ -83,14 +87,14 @@ def find_dates(sentence: str, published_at: datetime | None) -> list[DatePhrase]
     out: list[DatePhrase] = []
     taken: list[tuple[int, int]] = []
 
-    def add(m: re.Match[str], day: date | None, explicit: bool) -> None:
+    def add(m: re.Match[str], day: date | None, explicit: bool, precision: int = 1) -> None:
         if any(s < m.end() and m.start() < e for s, e in taken):
             return
         taken.append((m.start(), m.end()))
         since = sentence[max(0, m.start() - 6) : m.start()].lower().endswith("since ") or m.group(0).lower().startswith(
             "since"
         )
-        out.append(DatePhrase(m.group(0), m.start(), m.end(), day, explicit, since))
+        out.append(DatePhrase(m.group(0), m.start(), m.end(), day, explicit, since, precision))
 
     for m in _ISO.finditer(sentence):
         try:
@@ -123,6 +127,19 @@ def find_dates(sentence: str, published_at: datetime | None) -> list[DatePhrase]
         if phrase == "on the same day":
             continue
         add(m, day, False)
+    for m in _COARSE.finditer(sentence):
+        phrase = m.group(1).lower()
+        day = None
+        if phrase.endswith("week"):
+            if pub is not None:
+                monday = pub - timedelta(days=pub.weekday())
+                day = monday - timedelta(days=7) if phrase == "last week" else monday
+            add(m, day, False, 2)
+        else:
+            if pub is not None:
+                first = pub.replace(day=1)
+                day = (first - timedelta(days=1)).replace(day=1) if phrase == "last month" else first
+            add(m, day, False, 3)
     out.sort(key=lambda d: d.start)
     return out
 

@@ -34,11 +34,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dmzwatch.nlp.actors import Actor, find_actors, pick_perpetrator
+from dmzwatch.nlp.actors import Actor, pick_perpetrator
 from dmzwatch.nlp.casualties import Casualty, find_casualties
 from dmzwatch.nlp.dates import DatePhrase, find_dates, local_day
 from dmzwatch.nlp.relevance import RelevanceFilter
 from dmzwatch.nlp.sentences import Sentence, split_sentences, veto
+from dmzwatch.nlp.targets import find_target
 from dmzwatch.nlp.toponyms import GazetteerLike, PlaceFinder, PlaceMention, RegionMention
 from dmzwatch.nlp.triggers import CASUALTY_RE, Trigger, find_triggers, pick_type
 from dmzwatch.records import Evidence, ExtractedEvent, Resolution, Side, SubEventType
@@ -56,6 +57,12 @@ _ANAPHOR = re.compile(
     r"^(?:It|They)\b|\b(?:the|of the) victims\b",
     re.IGNORECASE,
 )
+_CONTINUING = re.compile(r"\b(?:continued|continues|continuing|renewed|resumed|again|also|further)\b", re.IGNORECASE)
+_UNCLAIMED = re.compile(
+    r"\b(?:unidentified|unknown) (?:gunmen|assailants|attackers|men)\b|"
+    r"\bno (?:group|one|party|faction) (?:has |had )?(?:immediately |yet )?claimed\b",
+    re.IGNORECASE,
+)
 _BARREL_BOMB = re.compile(r"\bbarrel[- ]bomb\w*", re.IGNORECASE)
 _REPORTED_DATE = re.compile(r"\b(?:said|told|reported|announced|added|stated|confirmed)\s+(?:late\s+|early\s+)?$")
 _CLAUSE_BREAK = re.compile(
@@ -65,6 +72,11 @@ _CLAUSE_BREAK = re.compile(
 # A place (or region) must be this close to a trigger or casualty figure of its own clause to carry an event:
 # a place named in passing ("the Morek crossing was closed ...; fighting") does not.
 _MAX_PLACE_TRIGGER_CHARS = 130
+_FAR = 400
+_MAX_FOLLOW_UPS = 2  # sentences after an event sentence that may still complete it
+# Longer "sentences" are tables, lists or run-on garbage, not prose stating an incident; reading them costs
+# quadratic time in the number of names and triggers, so they are skipped.
+_MAX_SENTENCE_CHARS = 1500
 # A region phrase carries an event only after a preposition or inside a list ("in northern Hama, southern
 # Idlib and Latakia"), not as an adjective ("a key Damascus ally").
 _REGION_LEAD = re.compile(
@@ -94,6 +106,8 @@ class _Draft:
     in_list: bool
     sentence_index: int
     fallback: bool = False  # an unknown village placed at its region: keyed by its own name when deduplicating
+    time_precision: int = 1  # 1 day, 2 week, 3 month (dates.py)
+    target: str | None = None  # what was hit, where stated (targets.py)
     field_evidence: dict[str, Evidence] = field(default_factory=dict)
 
     def freeze(self) -> ExtractedEvent:
@@ -115,9 +129,9 @@ class _Draft:
             killed_civilians=self.killed_civilians,
             perpetrator=self.perpetrator,
             perpetrator_text=self.perpetrator_text,
-            target=None,
+            target=self.target,
             occurred_on=self.occurred_on,
-            time_precision=1 if self.occurred_on is not None else None,
+            time_precision=self.time_precision if self.occurred_on is not None else None,
             confidence=round(max(0.05, min(1.0, conf)), 3),
             evidence=self.evidence,
             field_evidence=dict(self.field_evidence),
@@ -178,9 +192,11 @@ class Extractor:
 
         drafts: list[_Draft] = []
         prev_event_sentence: int | None = None
+        follow_ups = 0
         prev_drafts: list[_Draft] = []
+        pending: int | None = None  # a sentence with a counted toll but no place ("40 people were killed ...")
         for i, (s, a) in enumerate(zip(sentences, analysed, strict=True)):
-            if s.title_like or not (a.triggers or a.casualties):
+            if s.title_like or not (a.triggers or a.casualties) or len(s.text) > _MAX_SENTENCE_CHARS:
                 continue
             if a.veto is not None or _has_old_date(a.dates, pub_day):
                 prev_event_sentence, prev_drafts = None, []
@@ -191,21 +207,45 @@ class Extractor:
             if not places and self._use_ner and a.typed and _unknown_capitalised(s.text, regions):
                 places = self._ner_places(nlp, finder, s.text, regions)
             places = [p for p in places if _carries_event(p.start, p.end, a, s.text, places)]
+            places = [p for p in places if not _landmark(p, places, s.text)]
             regions = _event_regions(regions, a, s.text)
 
             if not places:
                 if prev_event_sentence == i - 1 and prev_drafts and (_ANAPHOR.search(s.text) or not a.typed):
                     _complete(prev_drafts, s, a)
+                    # the story may go on for another sentence or two ("... the raids hit a street. A monitor
+                    # attributed the strikes to Russian aircraft."): keep the chain open, but not forever
+                    follow_ups += 1
+                    if follow_ups < _MAX_FOLLOW_UPS:
+                        prev_event_sentence = i
                     continue
+                if (
+                    _counted(a)
+                    and a.triggers
+                    and not any(r.resolution is not None and r.resolution.place.kind != "country" for r in regions)
+                ):
+                    pending = i  # a toll waiting for its place in the next sentences
                 if a.triggers and regions:
                     new = self._region_drafts(i, s, a, regions, analysed, sentences, ctx, drafts, pub_day)
                     drafts += new
                     prev_event_sentence, prev_drafts = (i, new) if new else (None, [])
+                    follow_ups = 0
                 continue
 
             new = [self._place_draft(i, s, a, p, places, analysed, sentences, ctx, drafts, pub_day) for p in places]
+            if pending is not None and i - pending <= _MAX_FOLLOW_UPS and len(new) == 1 and not a.casualties:
+                # "At least 40 people were killed in coalition air strikes ... The strikes hit the village of X":
+                # the toll stated before the place belongs to it when the place's sentence names the same kind of
+                # attack (or refers back to it) and gives no figure of its own
+                earlier = analysed[pending]
+                if _ANAPHOR.search(s.text) or (
+                    pick_type(earlier.triggers) is not None and pick_type(earlier.triggers) is new[0].sub_event_type
+                ):
+                    _complete(new, sentences[pending], earlier)
+                    new[0].base_confidence -= 0.1
+            pending = None
             drafts += new
-            prev_event_sentence, prev_drafts = i, new
+            prev_event_sentence, prev_drafts, follow_ups = i, new, 0
 
         return [d.freeze() for d in _dedupe(_drop_summary_regions(drafts))]
 
@@ -254,9 +294,16 @@ class Extractor:
         draft.in_list = p.in_list
         draft.fallback = p.source == "fallback"
         # casualties: the mentions nearest to this place in its clause; a coordinated list shares its toll
-        if not (p.in_list and len(places) > 1):
+        zero_only = bool(a.casualties) and all(c.count == 0 for c in a.casualties)
+        if zero_only and len(places) > 1:
+            # "shelled A, B and C ..., with no casualties reported": the zero is the whole sentence's
+            _apply_casualties(draft, a.casualties, None)
+        elif not (p.in_list and len(places) > 1):
             mine = _casualties_for(p, places, a.casualties, s.text)
             _apply_casualties(draft, mine, None)
+        else:
+            # a joint "no casualties" is not a toll to split: zero for the list is zero for each member
+            _apply_casualties(draft, [c for c in a.casualties if c.count == 0], None)
         return draft
 
     def _region_drafts(
@@ -331,19 +378,28 @@ class Extractor:
         anchor = trig.start if trig is not None else (a.triggers[0].start if a.triggers else None)
         actor = pick_perpetrator(s.text, anchor)
         perp_ctx = False
-        if actor is None and nxt is not None:
+        # "Unidentified gunmen ...", "No group claimed the blast": the text says the attacker is unknown, so no
+        # side is borrowed from context
+        unclaimed = _UNCLAIMED.search(s.text) or (nxt is not None and _UNCLAIMED.search(sentences[nxt].text))
+        if actor is None and nxt is not None and not unclaimed:
             actor = pick_perpetrator(sentences[nxt].text, None)
             if actor is not None:
                 perp_ctx = True
                 fe["perpetrator"] = _ev(sentences[nxt])
-        if actor is None:
+        if actor is None and not unclaimed:
+            # the attacker of an earlier attack of the same kind carries over within its paragraph, or when the
+            # sentence says the attacks go on ("Heavy shelling continued ..."); a separate report in another
+            # paragraph ("In Kafr Nabl, a woman was wounded when a rocket hit her home") names nobody
+            continuing = bool(_CONTINUING.search(s.text))
             for d in reversed(drafts):
+                if not continuing and sentences[d.sentence_index].paragraph != s.paragraph:
+                    continue
                 if d.sub_event_type is sub and d.perpetrator != "unknown" and d.perpetrator_text:
                     actor = Actor(d.perpetrator, d.perpetrator_text, 0, 0)
                     perp_ctx = True
                     fe["perpetrator"] = d.field_evidence.get("perpetrator", d.evidence)
                     break
-        if actor is None and ctx.actor is not None and ctx.actor_ev is not None:
+        if actor is None and not unclaimed and ctx.actor is not None and ctx.actor_ev is not None:
             actor, perp_ctx = ctx.actor, True
             fe["perpetrator"] = ctx.actor_ev
         if actor is None:
@@ -352,14 +408,20 @@ class Extractor:
             if bomb is not None:
                 actor, perp_ctx = Actor("government", bomb.group(0), bomb.start(), bomb.end()), True
 
+        # target: what this sentence says was hit
+        target = find_target(s.text, anchor)
+        if target is not None:
+            fe["target"] = evidence
+
         # date
         occurred: date | None = None
         inferred = False
+        precision = 1
         phrase = _event_date(a)
         if phrase is not None and phrase.day is not None:
-            occurred = phrase.day
+            occurred, precision = phrase.day, phrase.precision
         elif ctx.date is not None and ctx.date.day is not None and ctx.date_ev is not None:
-            occurred, inferred = ctx.date.day, True
+            occurred, inferred, precision = ctx.date.day, True, ctx.date.precision
             fe["date"] = ctx.date_ev
         elif pub_day is not None:
             occurred, inferred = pub_day, True
@@ -382,6 +444,8 @@ class Extractor:
             in_list=False,
             sentence_index=i,
             field_evidence=fe,
+            time_precision=precision,
+            target=target.text if target is not None else None,
         )
 
 
@@ -397,6 +461,8 @@ class _Analysis:
 
     @classmethod
     def of(cls, s: Sentence, published_at: datetime | None) -> _Analysis:
+        if len(s.text) > _MAX_SENTENCE_CHARS:
+            return cls(s.text, [], False, [], [], None)
         triggers = find_triggers(s.text)
         casualties = find_casualties(s.text) if CASUALTY_RE.search(s.text) else []
         dates = find_dates(s.text, published_at) if (triggers or casualties) else []
@@ -408,6 +474,26 @@ class _Analysis:
             dates=dates,
             veto=veto(s.text) if (triggers or casualties) else None,
         )
+
+
+# "Sarmin east of Idlib city", "Saraqib, 15 km south-east of Idlib": the second place only locates the first
+_LANDMARK_BEFORE = re.compile(
+    r"(?:\b(?:north|south|east|west)(?:-?(?:east|west))?(?:ern)?|\bkilometres|\bkm|\bmiles|\boutskirts)"
+    r"\s+of\s+(?:the\s+)?(?:city\s+of\s+|town\s+of\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _landmark(p: PlaceMention, places: list[PlaceMention], text: str) -> bool:
+    before = text[max(0, p.start - 60) : p.start]
+    if not _LANDMARK_BEFORE.search(before):
+        return False
+    # only when a place stands just before it ("X, 10 km south of Y"); "on the outskirts of Y" alone is Y's event
+    return any(0 <= p.start - q.end <= 45 for q in places if q is not p) and "outskirts" not in before[-30:]
+
+
+def _counted(a: _Analysis) -> bool:
+    return any(c.count is not None and c.count > 0 for c in a.casualties)
 
 
 def _event_date(a: _Analysis) -> DatePhrase | None:
@@ -487,6 +573,10 @@ def _nearest_typed(triggers: list[Trigger], pos: int, text: str) -> Trigger | No
     kinds = {t.sub_event_type for t in typed}
     if len(kinds) == 1:
         return typed[0]
+    # A mine or IED is the event whatever else the sentence mentions ("a landmine left over from the fighting")
+    explosive = [t for t in typed if t.sub_event_type is SubEventType.REMOTE_EXPLOSIVE]
+    if explosive:
+        return explosive[0]
     # several kinds: the one nearest the place in its clause ("regime shelling targeting the village of X",
     # "an offensive on the X area ... deploying helicopters, artillery")
     return min(typed, key=lambda t: _distance(text, pos, pos, t.start, t.end))
@@ -549,20 +639,20 @@ def _distance(text: str, a0: int, a1: int, b0: int, b1: int) -> int:
     """Character distance between two spans, plus a large penalty for each clause break between them."""
     lo, hi = (a1, b0) if a1 <= b0 else (b1, a0)
     gap = max(0, hi - lo)
+    if gap > _FAR:
+        return gap + 1000  # too far to matter; not scanning keeps run-on "sentences" linear
     breaks = len(_CLAUSE_BREAK.findall(text[min(lo, hi) : max(lo, hi)]))
     return gap + 1000 * breaks
 
 
 def _casualties_for(p: PlaceMention, places: list[PlaceMention], cas: list[Casualty], text: str) -> list[Casualty]:
-    """The casualty mentions that belong to place p: each mention goes to its nearest place."""
-    if len(places) == 1:
-        return cas
+    """The casualty mentions that belong to place p (each mention goes to its nearest place), nearest first."""
     mine: list[Casualty] = []
     for c in cas:
         nearest = min(places, key=lambda q: _distance(text, c.start, c.end, q.start, q.end))
         if nearest is p:
             mine.append(c)
-    return mine
+    return sorted(mine, key=lambda c: _distance(text, c.start, c.end, p.start, p.end))
 
 
 def _apply_casualties(d: _Draft, cas: list[Casualty], ev: Evidence | None) -> bool:
@@ -596,8 +686,17 @@ def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
     if len(prev) == 1:
         _apply_casualties(prev[0], a.casualties, ev)
     actor = pick_perpetrator(s.text, a.triggers[0].start if a.triggers else None)
+    unclaimed = bool(_UNCLAIMED.search(s.text))
+    target = find_target(s.text)
     for d in prev:
-        if d.perpetrator == "unknown" and actor is not None:
+        if d.target is None and target is not None and len(prev) == 1:
+            d.target = target.text
+            d.field_evidence["target"] = ev
+        if (
+            d.perpetrator == "unknown"
+            and actor is not None
+            and not (unclaimed or _UNCLAIMED.search(d.evidence.sentence))
+        ):
             d.perpetrator, d.perpetrator_text, d.perpetrator_from_context = actor.side, actor.text, True
             d.field_evidence["perpetrator"] = ev
         if d.sub_event_type is SubEventType.OTHER and a.typed:
@@ -664,4 +763,4 @@ def get_extractor() -> Extractor:
     return _extractor
 
 
-__all__ = ["Extractor", "find_actors", "get_extractor"]
+__all__ = ["Extractor", "get_extractor"]

@@ -7,6 +7,7 @@ forms. About a millisecond for a long article; the point is to keep the model aw
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable
 
 from dmzwatch.nlp.toponyms import GOVERNORATES
@@ -32,14 +33,16 @@ class RelevanceFilter:
     def is_relevant(self, text: str) -> bool:
         if not _VIOLENCE.search(text):
             return False
-        words = [(m.group(0), m.group(0).lower()) for m in _WORD.finditer(text)]
-        n = len(words)
-        for i, (raw, _low) in enumerate(words):
-            if not raw[:1].isupper():
-                continue
+        # A sliding window of the last few words: every n-gram ending at the current word that starts with a
+        # capitalised word is looked up. Lazy, so a long text with an early match costs almost nothing.
+        window: deque[tuple[bool, str]] = deque(maxlen=_MAX_NGRAM)
+        names = self._names
+        for m in _WORD.finditer(text):
+            word = m.group(0)
+            window.append((word[:1].isupper(), word.lower()))
             gram = ""
-            for k in range(i, min(n, i + _MAX_NGRAM)):
-                gram = words[k][1] if k == i else f"{gram} {words[k][1]}"
-                if gram in self._names:
+            for capital, low in reversed(window):
+                gram = low if not gram else f"{low} {gram}"
+                if capital and gram in names:
                     return True
         return False

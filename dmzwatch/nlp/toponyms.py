@@ -18,14 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
-
-import spacy
-from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
-from spacy.vocab import Vocab
+from typing import TYPE_CHECKING, Protocol
 
 from dmzwatch.records import Place, Resolution
+
+if TYPE_CHECKING:  # spaCy is imported only when a PlaceFinder is built: the pre-filter must not pay for it
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
 
 
 class GazetteerLike(Protocol):
@@ -122,6 +121,9 @@ class PlaceFinder:
     """Finds place mentions in sentences; built once per process (the matcher takes ~1 s for 20k names)."""
 
     def __init__(self, gazetteer: GazetteerLike, vocab: Vocab) -> None:
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
         self._gaz = gazetteer
         self._matcher = PhraseMatcher(vocab, attr="LOWER")
         blank = spacy.blank("en")  # never the model's tokenizer: see the module docstring
@@ -152,7 +154,8 @@ class PlaceFinder:
     def places(self, sentence: str, doc: Doc, regions: list[RegionMention]) -> list[PlaceMention]:
         """Specific places (not regions) in the sentence, left to right, one mention per span."""
         found: list[PlaceMention] = []
-        region_spans = [(r.start, r.end) for r in regions]
+        # "Idlib city", "Aleppo city": region-shaped phrases the gazetteer does not hold as regions are the city
+        region_spans = [(r.start, r.end) for r in regions if r.resolution is not None]
 
         def overlaps(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
             return any(a < e and s < b for a, b in spans)

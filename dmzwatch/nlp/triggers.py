@@ -24,7 +24,10 @@ _TYPED: list[tuple[SubEventType, str]] = [
         SubEventType.REMOTE_EXPLOSIVE,
         r"\b(?:IEDs?|improvised explosive devices?|land ?mines?|mines? (?:blast|explo\w+)|car[- ]bomb\w*|"
         r"booby[- ]trap\w*|roadside bombs?|explosive devices?|bomb(?:-laden| laden) (?:car|vehicle|motorcycle)s?|"
-        r"vehicle[- ]borne|VBIEDs?|motorcycle bombs?)\b",
+        r"vehicle[- ]borne|VBIEDs?|motor(?:cycle|bike) bombs?|"
+        # "a bomb attached to a motorbike went off", "a bomb planted in a car exploded": a placed charge
+        r"bombs? (?:attached to|planted (?:in|on|under)|hidden in|placed (?:in|on|under)) an? \w+|"
+        r"(?:sticky|magnetic|parcel) bombs?)\b",
     ),
     (
         SubEventType.AIR_STRIKE,
@@ -41,7 +44,8 @@ _TYPED: list[tuple[SubEventType, str]] = [
     (
         SubEventType.ARMED_CLASH,
         r"\b(?:clash(?:es|ed)?|fighting|fought|gun ?battles?|firefights?|ground (?:offensive|assault|attack)s?|"
-        r"offensive|battles?|infiltration attempts?|storm(?:ed|ing)|ambush(?:ed|es)?|exchanges? of fire)\b",
+        r"offensive|battles?|infiltration attempts?|storm(?:ed|ing)|ambush(?:ed|es)?|exchanges? of fire|"
+        r"repel(?:led|s)?|repuls(?:ed|es?)|counter-?attacks?)\b",
     ),
     (
         SubEventType.ATTACK,

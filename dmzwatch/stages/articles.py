@@ -14,16 +14,33 @@ from dmzwatch.db.models import Article, ArticleBand, ArticleStatus
 from dmzwatch.db.repo import acquire_lock, advance_article, compress, decompress, fail_article
 from dmzwatch.errors import PermanentError
 from dmzwatch.http import SafeHttpClient
+from dmzwatch.politeness import HostPoliteness, get_host_politeness, host_key
+from dmzwatch.prefilter import page_text
+from dmzwatch.robots import RobotsPolicy, get_robots_policy
 from dmzwatch.stages import SessionScope
 from dmzwatch.stages.incidents import MERGE_LOCK, attach_duplicate
 
 # Near-duplicate threshold on estimated Jaccard of word shingles: wire copies score ~0.9+, rewrites of the
 # same agency copy 0.5-0.8; unrelated reports of the same event (different wording) score < 0.2.
 NEAR_DUPLICATE_JACCARD = 0.5
+RAW_PAGE_REJECTED = "pre-filter: no Syrian place together with a violence word anywhere on the page"
+DEDUP_LOCK = "article-dedup"  # taken before MERGE_LOCK when both are held (one order: no deadlock)
 
 
-def fetch_article(sessions: SessionScope, article_id: int, *, client: SafeHttpClient, now: datetime) -> bool:
-    """Fetch the page (or take the feed's full text). True when the article moved on to cleaning."""
+def fetch_article(
+    sessions: SessionScope,
+    article_id: int,
+    *,
+    client: SafeHttpClient,
+    now: datetime,
+    robots: RobotsPolicy | None = None,
+    politeness: HostPoliteness | None = None,
+) -> bool:
+    """Fetch the page (or take the feed's full text). True when the article moved on to cleaning.
+
+    A page fetch first takes a slot for its host (``politeness``, shared by all workers through Redis; a busy
+    host raises HostBusyError, transient, so the task retries later), then checks robots.txt (``robots``;
+    a disallowed page fails with the rule that forbids it). Both default to the process-wide instances."""
     with sessions() as session:
         article = session.get(Article, article_id)
         if article is None or article.status != ArticleStatus.NEW:
@@ -34,8 +51,12 @@ def fetch_article(sessions: SessionScope, article_id: int, *, client: SafeHttpCl
     if feed_html:
         html, final_url = feed_html, url  # the feed carries the full text: no page fetch needed
     else:
+        robots = robots or get_robots_policy(client)
+        politeness = politeness or get_host_politeness()
         try:
-            page = fetch_page(client, url)
+            with politeness.slot(host_key(url)):
+                robots.check(url)
+                page = fetch_page(client, url)
         except PermanentError as exc:
             with sessions() as session:
                 fail_article(session, article_id, f"fetch: {exc.reason}", now)
@@ -65,6 +86,21 @@ def clean_article(
             return False
         html, url, summary = decompress(article.raw_html), article.url, article.summary
         from_feed = bool(article.feed_content_html)
+        feed_title = article.title
+
+    # Most news is not about north-west Syria. If the whole raw page (menus and comments included) cannot pass
+    # the pre-filter, its main text cannot either: reject it before trafilatura, which costs 5-20 ms a page.
+    if not is_relevant("\n\n".join(part for part in (feed_title, summary, page_text(html or "")) if part)):
+        with sessions() as session:
+            advance_article(
+                session,
+                article_id,
+                ArticleStatus.FETCHED,
+                ArticleStatus.IRRELEVANT,
+                error=RAW_PAGE_REJECTED,
+                updated_at=now,
+            )
+        return False
 
     text_source = "feed" if from_feed else "page"
     try:
@@ -101,6 +137,9 @@ def clean_article(
         if published and not article.published_at:
             values["published_at"] = published
 
+        # Two copies of one story cleaned at the same moment must not both miss each other (each would become
+        # an independent source): dedup decisions are serialised, and this one sees every earlier commit.
+        acquire_lock(session, DEDUP_LOCK)
         duplicate_of = _find_duplicate(session, article_id, page_canonical, content_hash, bands, signature)
         if duplicate_of is not None:
             acquire_lock(session, MERGE_LOCK)  # the original's extraction may be attaching its duplicates now

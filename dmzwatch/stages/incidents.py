@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from dmzwatch.alerts.routing import Routing
 from dmzwatch.db.models import Alert, AlertStatus, Article, ArticleStatus, Incident, IncidentReport
 from dmzwatch.db.repo import acquire_lock, advance_article, insert_ignore
 from dmzwatch.geo import ZoneSet
@@ -73,12 +74,14 @@ def attach_duplicate(session: Session, duplicate_id: int, original_id: int, now:
 
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
-    channels: Sequence[str]
+    channels: Sequence[str]  # the configured channels (from the environment), in order
     max_age: timedelta
     alert_on_edge: bool
+    # config/alerts.yaml; the default sends every channel incidents inside the primary zone (edge if enabled)
+    routing: Routing = field(default_factory=Routing)
 
-    def zone_alerts(self, zone_status: str) -> bool:
-        return zone_status == "inside" or (self.alert_on_edge and zone_status == "edge")
+    def channels_for(self, zone_status: str, zones: Sequence[str]) -> tuple[str, ...]:
+        return self.routing.channels_for(self.channels, zone_status, zones, alert_on_edge=self.alert_on_edge)
 
 
 def extract_events(
@@ -192,9 +195,11 @@ def _merge_event(
                 geo_precision=i.geo_precision,
                 sub_event_type=SubEventType(i.sub_event_type),
                 occurred_on=i.occurred_on,
+                first_published_at=i.first_published_at,
             )
             for i in existing
         ],
+        published_at=reference_time,
     )
     report_values = {
         "article_id": article_id,
@@ -254,8 +259,8 @@ def _merge_event(
         insert_ignore(
             session, IncidentReport, {"incident_id": incident.id, **report_values}, ["article_id", "event_index"]
         )
-        if policy.zone_alerts(zone.zone_status) and alert_is_fresh(reference_time, now, policy.max_age):
-            return _create_alerts(session, incident, "new", reference_time, now, policy)
+        if alert_is_fresh(reference_time, now, policy.max_age):
+            return _create_alerts(session, incident, (), reference_time, now, policy)
         return []
 
     incident = session.get_one(Incident, match.id)
@@ -278,12 +283,9 @@ def _merge_event(
     if not changes:
         return []
     incident.version += 1
-    has_new_alert = session.scalar(
-        select(func.count()).select_from(Alert).where(Alert.incident_id == incident.id, Alert.kind == "new")
-    )
-    if not policy.zone_alerts(incident.zone_status) or not alert_is_fresh(reference_time, now, policy.max_age):
+    if not alert_is_fresh(reference_time, now, policy.max_age):
         return []
-    return _create_alerts(session, incident, "update" if has_new_alert else "new", reference_time, now, policy)
+    return _create_alerts(session, incident, tuple(changes), reference_time, now, policy)
 
 
 def _apply_summary(incident: Incident, summary: Summary, now: datetime) -> None:
@@ -300,10 +302,26 @@ def _apply_summary(incident: Incident, summary: Summary, now: datetime) -> None:
 
 
 def _create_alerts(
-    session: Session, incident: Incident, kind: str, source_time: datetime, now: datetime, policy: AlertPolicy
+    session: Session,
+    incident: Incident,
+    changes: tuple[str, ...],
+    source_time: datetime,
+    now: datetime,
+    policy: AlertPolicy,
 ) -> list[int]:
+    """One alert per routed channel for the incident's current version: ``update`` where that channel already
+    has the incident's first alert (it refers to it), else ``new`` (e.g. the first report was a backfill)."""
     ids: list[int] = []
-    for channel in policy.channels:
+    channels = policy.channels_for(incident.zone_status, list(incident.zones or ()))
+    announced = set(
+        session.scalars(
+            select(Alert.channel).where(
+                Alert.incident_id == incident.id, Alert.kind == "new", Alert.channel.in_(channels)
+            )
+        ).all()
+    )
+    for channel in channels:
+        kind = "update" if channel in announced else "new"
         alert_id = insert_ignore(
             session,
             Alert,
@@ -312,6 +330,7 @@ def _create_alerts(
                 "incident_version": incident.version,
                 "channel": channel,
                 "kind": kind,
+                "changes": list(changes) if kind == "update" else None,
                 "status": AlertStatus.PENDING.value,
                 "attempts": 0,
                 "created_at": now,

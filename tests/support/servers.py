@@ -25,9 +25,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 @dataclass
 class NewsSite:
-    """Serves feed.xml and /news/<slug> pages rendered from tests/fixtures/site, with ETag support."""
+    """Serves feed.xml and /news/<slug> pages rendered from tests/fixtures/site, with ETag support.
+
+    Several outlets: one NewsSite each, bound to its own loopback address (outlet identity is the host), each
+    serving its own feed file at /feed.xml."""
 
     site_dir: Path = SITE_DIR
+    feed_file: str = "feed.xml"
     published: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     base: str = ""
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
@@ -56,7 +60,7 @@ class NewsSite:
         return self.render(head + body.read_text() + foot, {"{TITLE}": title, "{SLUG}": slug})
 
     def feed(self) -> str:
-        return self.render((self.site_dir / "feed.xml").read_text())
+        return self.render((self.site_dir / self.feed_file).read_text())
 
 
 def _site_handler(site: NewsSite) -> type[BaseHTTPRequestHandler]:
@@ -121,6 +125,7 @@ class WebhookReceiver:
     retry_after: str | None = None
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
+    attempt_log: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic() on arrival, status)
     base: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -148,6 +153,7 @@ def _receiver_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]
             with receiver.lock:
                 receiver.attempts += 1
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.attempt_log.append((time.monotonic(), status))
                 if status == 200:
                     receiver.received.append(Received(self.path, dict(self.headers.items()), body))
             reply = b"ok" if status == 200 else b"error"
@@ -163,21 +169,21 @@ def _receiver_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]
 
 
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = _QuietServer(("127.0.0.1", 0), handler)
+def serve(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> Iterator[str]:
+    server = _QuietServer((host, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
 
 
 @contextmanager
-def news_site(site: NewsSite | None = None) -> Iterator[NewsSite]:
+def news_site(site: NewsSite | None = None, host: str = "127.0.0.1") -> Iterator[NewsSite]:
     site = site or NewsSite()
-    with serve(_site_handler(site)) as base:
+    with serve(_site_handler(site), host) as base:
         site.base = base
         yield site
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,17 +110,6 @@ Saraqib</a></li></ul></section></main>"""
 def test_empty_or_garbage_raises(html: str) -> None:
     with pytest.raises(ExtractionError):
         extract_article(html, "https://pages.example/junk")
-
-
-def test_extraction_is_fast() -> None:
-    pages = [_page(n) for n in ("nsm_kafr_nabudah.html", "levantwire_copy.html", "frontline_rewrite_cp1252.html")]
-    extract_article(pages[0], "https://pages.example/warm-up")  # first call loads trafilatura's lazy parts
-    started = time.perf_counter()
-    for _ in range(5):
-        for html in pages:
-            extract_article(html, "https://pages.example/a")
-    per_page_ms = (time.perf_counter() - started) * 1000 / 15
-    assert per_page_ms < 100, per_page_ms  # measured 4-9 ms; generous for slow CI
 
 
 # --- charset -----------------------------------------------------------------------------------------------

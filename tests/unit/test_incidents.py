@@ -55,6 +55,30 @@ def test_one_day_apart_still_merges_night_strikes() -> None:
     assert find_match("gn:1", 35.6, 36.5, 1, AIR, DAY + timedelta(days=1), [_candidate(7, "gn:1", 35.6, 36.5)])
 
 
+def test_next_day_merges_only_reports_published_close_together() -> None:
+    first_report = datetime(2019, 5, 4, 23, 30, tzinfo=UTC)
+    candidate = Candidate(
+        id=7,
+        place_key="gn:1",
+        lat=35.6,
+        lon=36.5,
+        geo_precision=1,
+        sub_event_type=AIR,
+        occurred_on=DAY,
+        first_published_at=first_report,
+    )
+    next_day = DAY + timedelta(days=1)
+    # The same night's strike, dated to the next day by another outlet a few hours later: one incident.
+    assert find_match("gn:1", 35.6, 36.5, 1, AIR, next_day, [candidate], published_at=first_report + timedelta(hours=6))
+    # A strike on the same village reported a day later: a second incident.
+    assert (
+        find_match("gn:1", 35.6, 36.5, 1, AIR, next_day, [candidate], published_at=first_report + timedelta(hours=20))
+        is None
+    )
+    # Same day: merges whatever the publication gap (a follow-up with a higher toll).
+    assert find_match("gn:1", 35.6, 36.5, 1, AIR, DAY, [candidate], published_at=first_report + timedelta(hours=30))
+
+
 def test_nearby_spelling_variant_within_3_km_merges_but_next_village_does_not() -> None:
     near = _candidate(3, "nw:other-name", 35.615, 36.57)  # ~0.8 km
     far = _candidate(4, "nw:next-village", 35.66, 36.6)  # ~6 km

@@ -42,3 +42,21 @@ def test_rebel_held_is_not_an_actor() -> None:
 
 def test_lower_case_is_is_not_islamic_state() -> None:
     assert [a.side for a in find_actors("The town is under siege")] == []
+
+
+@pytest.mark.parametrize(
+    "sentence,trigger,side",
+    [
+        # victims and sources are not attackers
+        ("A car bomb exploded, killing four members of the Kurdish-led Syrian Democratic Forces.", "car bomb", None),
+        ("A bomb went off in Nawa, killing a former rebel commander.", "bomb", None),
+        ("The strikes hit houses in the last pocket held by Islamic State.", "strikes", None),
+        ("HTS fighters attacked positions of the Turkish-backed National Front for Liberation.", "attacked", "hts"),
+        ("The raid came after the SDF said the area was cleared.", "raid", None),
+        # where the fire came from
+        ("The shells came from government positions to the south.", "shells", "government"),
+        ("A soldier was wounded when Syrian government forces shelled the post.", "shelled", "government"),
+    ],
+)
+def test_victims_and_sources(sentence: str, trigger: str, side: str | None) -> None:
+    assert _side(sentence, trigger) == side

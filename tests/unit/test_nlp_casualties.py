@@ -54,3 +54,26 @@ def test_offsets_cover_the_mention() -> None:
 
 def test_no_figure_without_a_casualty_verb() -> None:
     assert find_casualties("The town was hit by more than 150 shells.") == []
+
+
+@pytest.mark.parametrize(
+    "sentence,kind,expected",
+    [
+        ("Shelling claimed the lives of a woman and her two daughters.", "killed", (3, 3)),
+        ("Shells fell on the town, killing her neighbour's son, a boy of 12.", "killed", (1, 1)),
+        ("A landmine exploded, killing a shepherd and wounding his son.", "injured", (1, None)),
+        ("Two brothers were killed when a shell hit their house.", "killed", (2, 2)),
+        ("Their mother was wounded.", "injured", (1, None)),
+        ("The clashes killed three soldiers and two of the attackers.", "killed", (5, None)),
+        ("At least 40 people, mostly women and children, were killed in the strikes.", "killed", (40, None)),
+        ("The death toll of today's bombardment on the countryside has risen to 11 civilians.", "killed", (11, 11)),
+    ],
+)
+def test_more_casualty_forms(sentence: str, kind: str, expected: tuple[int | None, int | None]) -> None:
+    assert _first(sentence, kind) == expected
+
+
+def test_a_joint_toll_broken_down_by_place_gives_each_share() -> None:
+    sentence = "The toll has risen to 11 civilians: six in the town of Ariha, and five in Maarat Misrin."
+    counts = [c.count for c in find_casualties(sentence) if c.kind == "killed"]
+    assert counts == [11, 6, 5]

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from dmzwatch.nlp.dates import event_date, find_dates, local_day
 
 # 2019-05-04 was a Saturday
-PUB = datetime(2019, 5, 4, 12, 0, tzinfo=timezone.utc)
+PUB = datetime(2019, 5, 4, 12, 0, tzinfo=UTC)
 
 
 def _day(sentence: str, published: datetime | None = PUB) -> date | None:
@@ -35,7 +35,7 @@ def test_explicit_dates() -> None:
 
 def test_publication_day_is_taken_in_damascus_time() -> None:
     # 22:30 UTC on Friday is already Saturday in Damascus (UTC+3 in May 2019)
-    late = datetime(2019, 5, 3, 22, 30, tzinfo=timezone.utc)
+    late = datetime(2019, 5, 3, 22, 30, tzinfo=UTC)
     assert local_day(late) == date(2019, 5, 4)
     assert _day("The town was shelled on Saturday.", late) == date(2019, 5, 4)
 
@@ -48,3 +48,15 @@ def test_since_phrases_are_not_event_dates() -> None:
 
 def test_without_publication_time_relative_dates_stay_unresolved() -> None:
     assert _day("The town was shelled on Saturday.", None) is None
+
+
+def test_week_and_month_phrases_keep_their_precision() -> None:
+    # PUB is Saturday 2019-05-04: last week began on Monday 2019-04-22
+    last_week = event_date("Last week, a strike on a bakery killed four.", PUB)
+    assert last_week is not None and (last_week.day, last_week.precision) == (date(2019, 4, 22), 2)
+    this_week = event_date("The town was shelled earlier this week.", PUB)
+    assert this_week is not None and (this_week.day, this_week.precision) == (date(2019, 4, 29), 2)
+    last_month = event_date("The market was bombed last month.", PUB)
+    assert last_month is not None and (last_month.day, last_month.precision) == (date(2019, 4, 1), 3)
+    on_friday = event_date("On Friday, rebel shelling killed 10 people.", PUB)
+    assert on_friday is not None and on_friday.precision == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ REGIONS = [
     ("region:southern-idlib", "southern Idlib", "Idlib", 35.55, 36.6, "region", ""),
     ("region:northern-hama", "northern Hama", "Hama", 35.3, 36.6, "region", ""),
 ]
-PUB = datetime(2019, 5, 4, 12, 0, tzinfo=timezone.utc)  # a Saturday
+PUB = datetime(2019, 5, 4, 12, 0, tzinfo=UTC)  # a Saturday
 
 
 @pytest.fixture(scope="module")

@@ -71,3 +71,62 @@ def test_fixture_article(extractor: Extractor, case: dict[str, Any]) -> None:
         assert 0.0 <= event.confidence <= 1.0
         for ev in event.field_evidence.values():
             assert text[ev.start : ev.end] == ev.sentence
+
+
+def test_get_extractor_is_built_once() -> None:
+    from dmzwatch.nlp.extract import get_extractor
+
+    first = get_extractor()
+    assert get_extractor() is first
+    assert first.is_relevant("Regime shelling hit Kafr Nabl on Friday.")
+
+
+@pytest.mark.parametrize(
+    "sentence,place,fields",
+    [
+        (
+            "A landmine left over from the fighting killed a shepherd near Abu al-Duhur on Sunday.",
+            "Abu al-Duhur",
+            {"type": "Remote explosive/landmine/IED", "killed": 1, "killed_civilians": 1, "precision": 2},
+        ),
+        (
+            "Gunmen on a motorcycle shot dead a local council member in the town of Sarmin.",
+            "Sarmin",
+            {"type": "Attack", "killed": 1},
+        ),
+        (
+            "The monitor said 12 civilians were killed in Idlib province on Monday, including five in Maarat al-Numan.",
+            "Maarrat al-Nu'man",
+            {"killed": 5},
+        ),
+        (
+            "Two civilians were killed and 11 wounded when shells hit the market in Jisr al-Shughur.",
+            "Jisr Shughur",
+            {"type": "Shelling/artillery/missile attack", "killed": 2, "injured": 11, "killed_civilians": 2},
+        ),
+        (
+            "Turkish drones struck SDF positions in Tal Tamr, killing three fighters.",
+            "Tall Tamr",
+            {"type": "Air/drone strike", "killed": 3, "perpetrator": "turkey"},
+        ),
+    ],
+)
+def test_single_sentences(extractor: Extractor, sentence: str, place: str, fields: dict[str, Any]) -> None:
+    events = extractor.extract(sentence, datetime.fromisoformat("2019-05-06T12:00:00+00:00"))
+    assert [e.resolution.place.name for e in events if e.resolution] == [place]
+    for key, value in fields.items():
+        assert _field(events[0], key) == value, key
+
+
+def test_types_and_sides_follow_their_clause(extractor: Extractor) -> None:
+    text = "Regime warplanes struck Kafr Nabl while rebels shelled Mhardeh, the monitor said."
+    events = {e.place_text: e for e in extractor.extract(text, None)}
+    assert events["Kafr Nabl"].sub_event_type.value == "Air/drone strike"
+    assert events["Kafr Nabl"].perpetrator == "government"
+    assert events["Mhardeh"].sub_event_type.value == "Shelling/artillery/missile attack"
+    assert events["Mhardeh"].perpetrator == "rebels"
+
+
+def test_old_incident_mentioned_in_passing_is_not_an_event(extractor: Extractor) -> None:
+    text = "Ariha, which was shelled last week, reopened its schools on Sunday."
+    assert extractor.extract(text, datetime.fromisoformat("2019-05-06T12:00:00+00:00")) == []

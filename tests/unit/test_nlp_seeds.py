@@ -75,6 +75,8 @@ class Score:
     unmatched_predictions: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     killed_wrong: list[str] = field(default_factory=list)
+    perp_ok: int = 0
+    perp_wrong: list[str] = field(default_factory=list)
 
 
 def _norm(text: str) -> str:
@@ -129,6 +131,9 @@ def run(extractor: Extractor | None = None) -> tuple[Score, dict[str, list[Extra
                 e = hits[0]
                 score.type_n += 1
                 score.type_ok += e.sub_event_type is GOLD_TYPES.get(g["event_type"])
+                score.perp_ok += e.perpetrator == g["perpetrator"]
+                if e.perpetrator != g["perpetrator"]:
+                    score.perp_wrong.append(f"{seed[:3]} {g['place']}: gold {g['perpetrator']}, got {e.perpetrator}")
                 if g["killed"] is not None:
                     score.killed_n += 1
                     score.killed_ok += e.killed == g["killed"]
@@ -175,6 +180,7 @@ def report(score: Score) -> str:
         f"type accuracy (matched): {_pct(score.type_ok, score.type_n)}",
         f"killed exact match (matched, gold killed given): {_pct(score.killed_ok, score.killed_n)}",
         f"killed mismatches: {score.killed_wrong}",
+        f"perpetrator accuracy (matched): {_pct(score.perp_ok, score.type_n)} wrong: {score.perp_wrong}",
         f"events from not_incidents statements: {len(score.not_incident_hits)} {score.not_incident_hits}",
         f"missed gold: {score.missed}",
         f"predictions matching no gold: {score.unmatched_predictions}",

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dmzwatch.alerts.message import AlertMessage
+from dmzwatch.alerts.message import AlertMessage, DigestMessage
 from dmzwatch.db.migrate import upgrade
 from dmzwatch.db.models import Alert, Article, ArticleStatus, Feed, Incident, IncidentReport
 from dmzwatch.db.session import session_scope
@@ -177,6 +177,9 @@ class FakeChannel:
             raise self.failures.pop(0)
         self.sent.append(message)
         return "ref-1"
+
+    def send_digest(self, digest: DigestMessage) -> str | None:
+        raise AssertionError(f"no digest expected here, got {len(digest.alerts)} alerts")
 
 
 def _one_alert(sessions: Sessions, zones: ZoneSet) -> int:
