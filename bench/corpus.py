@@ -114,10 +114,59 @@ def dmz_places(gazetteer: Gazetteer, zones: ZoneSet, limit: int = 60) -> list[st
     return names
 
 
+_SUBJECTS = [
+    "The ministry",
+    "A spokesperson",
+    "Local officials",
+    "Traders",
+    "Residents",
+    "The committee",
+    "Analysts",
+    "Aid workers",
+    "Teachers",
+    "Farmers",
+    "Doctors",
+    "Engineers",
+    "The council",
+    "Drivers",
+    "Students",
+]
+_VERBS = ["said", "warned", "estimated", "reported", "argued", "noted", "complained", "suggested", "confirmed"]
+_OBJECTS = [
+    "prices",
+    "wages",
+    "rents",
+    "repairs",
+    "deliveries",
+    "exams",
+    "harvests",
+    "water supplies",
+    "fuel stocks",
+    "bus routes",
+    "clinic hours",
+    "school places",
+    "power cuts",
+    "bread queues",
+    "market stalls",
+]
+_CHANGES = ["rose by", "fell by", "were delayed by", "improved by", "doubled within", "shrank by", "stalled after"]
+_UNITS = ["percent", "days", "weeks", "hours", "families", "districts", "kilometres"]
+
+
+def _sentence(rng: random.Random) -> str:
+    """A filler sentence from word banks and numbers: distinct articles share few 5-word shingles, as real ones do."""
+    subject, verb, thing = rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_OBJECTS)
+    sector = rng.choice(_SECTIONS).lower()
+    change, amount, unit = rng.choice(_CHANGES), rng.randint(2, 480), rng.choice(_UNITS)
+    return (
+        f"{subject} {verb} that {thing} in the {sector} sector {change} {amount} {unit} since {rng.choice(WEEKDAYS)}."
+    )
+
+
 def _body(rng: random.Random, lede: str, words: int) -> list[str]:
     paragraphs = [lede]
     while sum(len(p.split()) for p in paragraphs) < words:
-        paragraphs.append(" ".join(rng.sample(_FILLER, 4)))
+        paragraphs.append(" ".join(_sentence(rng) for _ in range(rng.randint(2, 5))))
     return paragraphs
 
 

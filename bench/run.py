@@ -13,6 +13,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -253,7 +254,8 @@ def measure_latency(places: list[str], *, samples: int, poll_interval_s: int, sp
 
     rng = random.Random(11)
     feed, receiver = LiveFeed(), Receiver()
-    with tempfile.TemporaryDirectory(prefix="dmzwatch-bench-") as tmp, serve(feed, receiver) as base:
+    tmp = tempfile.mkdtemp(prefix="dmzwatch-bench-")  # kept when the run fails, for its log and database
+    with serve(feed, receiver) as base:
         feed.base = base
         feeds_file = Path(tmp) / "feeds.yaml"
         feeds_file.write_text("feeds: []\n")  # the feed is inserted below: files allow 30 s polls at the least
@@ -287,9 +289,7 @@ def measure_latency(places: list[str], *, samples: int, poll_interval_s: int, sp
             for page in pages[:2]:
                 feed.publish(page)
             if not _wait(lambda: len(receiver.arrivals) >= 2, 90):
-                lines = (Path(tmp) / "run.log").read_text(errors="replace").splitlines()
-                tail = "\n".join(line for line in lines if "schedule_due" not in line)[-3000:]
-                raise RuntimeError(f"warm-up alerts never arrived; dmzwatch run said:\n{tail}")
+                raise RuntimeError(f"warm-up alerts never arrived; see {tmp}/run.log and {tmp}/var/dmzwatch.sqlite3")
             published: dict[str, float] = {}
             for page in pages[2:]:
                 time.sleep(rng.uniform(0, 2 * spread_s / samples))
@@ -309,6 +309,7 @@ def measure_latency(places: list[str], *, samples: int, poll_interval_s: int, sp
             )
             if arrival is not None:
                 latencies.append(arrival - sent)
+    shutil.rmtree(tmp, ignore_errors=True)
     latencies.sort()
     p95_index = max(0, min(len(latencies) - 1, round(0.95 * len(latencies)) - 1))
     return {
@@ -337,6 +338,34 @@ def _nlp_worker_rss_mb(pid: int) -> float:
     return round(max(sizes, default=0) / 2**20, 1)
 
 
+def measure_eval() -> dict[str, Any]:
+    """`dmzwatch eval` on the project's gold set, with the same code the speed figures were measured on."""
+    gold = REPO / "tests" / "fixtures" / "gold"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workers.cli",
+            "eval",
+            str(gold / "gold.jsonl"),
+            "--texts",
+            str(gold / "texts"),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = json.loads(result.stdout)["summary"]
+    return {
+        "eval_incident_f1": summary["incidents"]["f1"],
+        "eval_type_accuracy": summary["type_accuracy"]["rate"],
+        "eval_killed_exact": summary["killed_exact"]["rate"],
+        "eval_zone_agreement": summary["zone_agreement"]["rate"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short run, under a minute")
@@ -359,6 +388,11 @@ def main() -> None:
     for key, value in vars(stages).items():
         log(f"  {key}: {value}")
     results: dict[str, Any] = dict(vars(stages))
+
+    scores = measure_eval()
+    for key, value in scores.items():
+        log(f"  {key}: {value}")
+    results.update(scores)
 
     if not args.quick:
         scaling = measure_scaling(pages)

@@ -61,6 +61,8 @@ class Redactor:
             secrets.append(settings.webhook_secret)
         if settings.flower_basic_auth:
             secrets.append(settings.flower_basic_auth.split(":", 1)[1])
+        if settings.slack_bot_token is not None:
+            secrets.append(settings.slack_bot_token.get_secret_value())
         return cls(secrets)
 
     def __call__(self, text: str) -> str:

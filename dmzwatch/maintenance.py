@@ -83,6 +83,23 @@ def claim_stage_attempt(
     return False
 
 
+def release_stage_attempt(sessions: SessionScope, article_id: int, stage: str, *, now: datetime) -> None:
+    """Undo one counted delivery: the stage chose to wait (a busy host), it neither crashed nor failed."""
+    status = STAGE_STATUS[stage]
+    with sessions() as session:
+        session.execute(
+            update(Article)
+            .where(
+                Article.id == article_id,
+                Article.status == status.value,
+                Article.attempt_stage == status.value,
+                Article.stage_attempts > 0,
+            )
+            .values(stage_attempts=Article.stage_attempts - 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def alert_attempts_exhausted(sessions: SessionScope, alert_id: int, *, max_attempts: int, now: datetime) -> bool:
     """True (and the alert failed) when a pending alert already used its delivery attempts.
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -25,12 +26,15 @@ from dmzwatch.errors import TransientError
 from dmzwatch.feeds_config import ConfigError
 from dmzwatch.geo import load_zones
 from dmzwatch.http import get_http_client
-from dmzwatch.maintenance import alert_attempts_exhausted, claim_stage_attempt
-from dmzwatch.nlp.extract import get_extractor
+from dmzwatch.maintenance import alert_attempts_exhausted, claim_stage_attempt, release_stage_attempt
+from dmzwatch.politeness import HostBusyError
 from dmzwatch.settings import get_settings
 from dmzwatch.stages import alerts, articles, feeds, incidents, utcnow
 from workers.celery_app import app
 from workers.queues import TaskName
+
+if TYPE_CHECKING:
+    from dmzwatch.nlp.extract import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,12 @@ def _run_article_stage(task: Task, article_id: int, stage: str, call: Any) -> An
         ):
             return None
         return call()
+    except HostBusyError as exc:
+        # Politeness, not failure: wait for the host's turn without spending the retry budget or the
+        # delivery count, or a burst of links from one outlet would end `failed`.
+        release_stage_attempt(session_scope, article_id, stage, now=utcnow())
+        countdown = (exc.retry_after_s or 1.0) + random.uniform(0.0, 1.0)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     except TRANSIENT as exc:
         if task.request.retries < MAX_RETRIES:
             _retry(task, exc)
@@ -80,6 +90,17 @@ def _run_article_stage(task: Task, article_id: int, stage: str, call: Any) -> An
         fail_article(session, article_id, reason, utcnow())
     log.error("article %s failed: %s", article_id, reason)
     return None
+
+
+def _extractor() -> Extractor:
+    # Imported on first use: feeds and fetch workers never need the NLP stack in memory.
+    from dmzwatch.nlp.extract import get_extractor
+
+    return get_extractor()
+
+
+def _is_relevant() -> Callable[[str], bool]:
+    return _extractor().is_relevant
 
 
 @app.task(name=TaskName.SCHEDULE_DUE_FEEDS, ignore_result=True)
@@ -119,9 +140,7 @@ def clean_article(self: Task, article_id: int) -> None:
         self,
         article_id,
         "clean",
-        lambda: articles.clean_article(
-            session_scope, article_id, is_relevant=get_extractor().is_relevant, now=utcnow()
-        ),
+        lambda: articles.clean_article(session_scope, article_id, is_relevant=_is_relevant(), now=utcnow()),
     )
     if cleaned:
         extract_events.delay(article_id)
@@ -158,7 +177,7 @@ def extract_events(self: Task, article_id: int) -> None:
         lambda: incidents.extract_events(
             session_scope,
             article_id,
-            extractor=get_extractor(),
+            extractor=_extractor(),
             zones=load_zones(),
             policy=alert_policy(),
             now=utcnow(),

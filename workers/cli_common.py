@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import typer
 from pydantic import ValidationError
@@ -31,8 +30,11 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def setup_logging(settings: Settings) -> None:
+    """The CLI process logs like the workers: configured format, secrets redacted."""
+    from dmzwatch.logs import configure_logging
+
+    configure_logging(settings)
 
 
 def prepare_database(sync_feeds: bool = True) -> None:

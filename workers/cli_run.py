@@ -22,7 +22,7 @@ def run(
     from workers import processes
 
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     prepare_database()
     with processes.broker(settings):
         args = processes.worker_args(
@@ -42,7 +42,7 @@ def worker(
     from workers import processes
 
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     queue_list = queues or processes.ALL_QUEUES
     with processes.broker(settings):
         args = processes.worker_args(settings, queue_list, beat=False, concurrency=concurrency, name=name)
@@ -55,7 +55,7 @@ def beat() -> None:
     from workers import processes
 
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     schedule = str((settings.data_dir / "celerybeat-schedule").resolve())
     with processes.broker(settings):
         args = ["beat", "--loglevel", settings.log_level, "--schedule", schedule]
@@ -94,7 +94,7 @@ def poll_once(
     from workers import processes
 
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     prepare_database()
     started_at = utcnow()
     open_statuses = [s.value for s in (ArticleStatus.NEW, ArticleStatus.FETCHED, ArticleStatus.CLEANED)]
@@ -133,7 +133,11 @@ def poll_once(
                     pending_alerts = session.scalar(
                         select(func.count())
                         .select_from(Alert)
-                        .where(Alert.created_at >= started_at, Alert.status == AlertStatus.PENDING.value)
+                        .where(
+                            Alert.created_at >= started_at,
+                            # A digest row is still to be sent: folded into its channel's next digest.
+                            Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.DIGEST.value]),
+                        )
                     )
                 if not (unpolled or open_articles or pending_alerts):
                     break

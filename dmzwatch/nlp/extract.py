@@ -15,13 +15,22 @@ Pipeline, cheapest first:
    event (its figures, type or perpetrator, with ``field_evidence``). A sentence with a trigger and only a region
    ("villages in northern Hama were shelled") gives one region-level event (geo_precision 3) per region.
 
+   A toll stated before its place ("At least 40 people were killed in coalition air strikes. ... air strikes in
+   the Buqan area near Hajin") goes to the one place named in the next two sentences when that sentence reports
+   the same kind of attack (or refers back) and gives no figure of its own. A "no casualties" for a list of
+   places is zero for each. A place that only locates another ("Sarmin east of Idlib city") carries no event.
+4. The target, where the sentence states one ("struck the vegetable market"), by ``targets.find_target``.
+
 Context rules (each lowers confidence and records ``field_evidence``):
 
 * type: the sentence's trigger, else the follow-up sentence's, else the previous event sentence's, else the
   headline's, else the lead's (first event-bearing sentence), else ``Other``;
 * perpetrator: the sentence's agent, else the follow-up sentence's, else the last event of the same type in the
-  article ("Heavy shelling continued ..."), else the headline's, else the lead's, else ``unknown``;
-* date: the sentence's date phrase ("said on Thursday" is a report date and is skipped), else the lead's date
+  same paragraph (or any earlier one when the sentence says the attacks go on: "Heavy shelling continued ..."),
+  else the headline's, else the lead's, else ``unknown``; never borrowed when the text says the attacker is
+  unknown ("unidentified gunmen", "no group claimed the blast");
+* date: the sentence's date phrase ("said on Thursday" is a report date and is skipped; "last week" gives week
+  precision, "last month" month precision), else the lead's date
   phrase, else the publication day in Asia/Damascus (``time_precision`` 1, confidence lowered), or None when the
   article has no publication time.
 """

@@ -52,6 +52,7 @@ def faulty_extractor() -> FaultyExtractor:
     return FaultyExtractor(get_extractor())
 
 
-tasks.pipeline.get_extractor = faulty_extractor  # type: ignore[assignment]
+# The tasks reach the extractor through this one seam (imported lazily, so feeds/fetch workers never load spaCy).
+tasks.pipeline._extractor = faulty_extractor  # type: ignore[assignment]
 
 __all__ = ["app"]

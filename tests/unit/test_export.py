@@ -110,6 +110,19 @@ def test_csv_has_acled_columns_and_loads_with_the_csv_module(data_dir: Path) -> 
     assert "zone status outside" in shelling["notes"]
 
 
+def test_csv_opens_in_pandas_with_typed_columns(data_dir: Path) -> None:
+    import pandas as pd
+
+    out = data_dir / "incidents.csv"
+    assert _export(data_dir, "--format", "csv", "--output", str(out)).returncode == 0
+    frame = pd.read_csv(out, parse_dates=["event_date"])
+    assert list(frame.columns) == ACLED_COLUMNS
+    assert len(frame) == 2
+    assert frame["latitude"].dtype.kind == "f" and frame["geo_precision"].dtype.kind == "i"
+    assert str(frame.loc[0, "event_date"].date()) == "2019-05-04"
+    assert frame["fatalities"].isna().tolist() == [False, True]
+
+
 def test_geojson_round_trips_through_shapely(data_dir: Path) -> None:
     result = _export(data_dir, "--format", "geojson")  # to stdout
     assert result.returncode == 0, result.stderr

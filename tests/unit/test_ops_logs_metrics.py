@@ -149,3 +149,11 @@ def test_collector_reports_an_unreadable_database_instead_of_failing(tmp_path: P
     registry.register(DmzwatchCollector(sessions, None, [], stuck_after=timedelta(minutes=30), clock=lambda: NOW))
     families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
     assert [s.value for s in families["dmzwatch_up"].samples] == [0.0]
+
+
+def test_slack_bot_token_is_redacted() -> None:
+    from dmzwatch.logs import Redactor
+    from dmzwatch.settings import Settings
+
+    redactor = Redactor.from_settings(Settings(slack_bot_token="xoxb-1234-5678-secretvalue"))
+    assert "secretvalue" not in redactor("posting with xoxb-1234-5678-secretvalue failed")
