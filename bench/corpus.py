@@ -100,18 +100,29 @@ class Page:
     place: str | None = None
 
 
-def dmz_places(gazetteer: Gazetteer, zones: ZoneSet, limit: int = 60) -> list[str]:
-    """Towns and villages the zone test puts inside, in a stable order."""
-    names: list[str] = []
+def dmz_places(gazetteer: Gazetteer, zones: ZoneSet, limit: int = 60, spacing_km: float = 6.0) -> list[tuple[str, str]]:
+    """Towns and villages the zone test puts inside, in a stable order, at least `spacing_km` apart.
+
+    The spacing matters for latency runs: same-day strikes on villages within 3 km of each other are (rightly)
+    merged into one incident, which would update an alert instead of raising a new one.
+    """
+    from dmzwatch.incidents import haversine_km
+
+    chosen: list[tuple[str, str, float, float]] = []
     for _form, place_id in sorted(gazetteer.surface_forms(), key=lambda f: f[1]):
         place = gazetteer.get(place_id)
-        if place.kind not in ("town", "village", "city") or place.name in names:
+        if place.kind not in ("town", "village", "city") or " " in place.name.strip():
             continue
-        if zones.classify(place.lat, place.lon).zone_status == "inside" and " " not in place.name.strip():
-            names.append(place.name)
-        if len(names) >= limit:
+        if any(
+            name == place.name or haversine_km(lat, lon, place.lat, place.lon) < spacing_km
+            for name, _admin1, lat, lon in chosen
+        ):
+            continue
+        if zones.classify(place.lat, place.lon).zone_status == "inside":
+            chosen.append((place.name, place.admin1 or "Idlib", place.lat, place.lon))
+        if len(chosen) >= limit:
             break
-    return names
+    return [(name, admin1) for name, admin1, _lat, _lon in chosen]  # (village, its governorate)
 
 
 _SUBJECTS = [
@@ -240,17 +251,17 @@ def render(title: str, paragraphs: list[str], published: datetime, rng: random.R
     )
 
 
-def incident_page(rng: random.Random, index: int, place: str, published: datetime) -> Page:
+def incident_page(rng: random.Random, index: int, place: tuple[str, str], published: datetime) -> Page:
     actor, _kind = rng.choice(_PERPETRATORS)
     killed, injured = rng.randint(1, 12), rng.randint(0, 20)
     day = WEEKDAYS[published.weekday()]
     lede = (
-        f"{actor} the village of {place} in southern Idlib on {day}, killing {killed} civilians and wounding "
-        f"{injured} others, according to local rescuers."
+        f"{actor} the village of {place[0]} in the {place[1]} countryside on {day}, killing {killed} civilians "
+        f"and wounding {injured} others, according to local rescuers."
     )
-    title = f"Strikes on {place} kill {killed}"
+    title = f"Strikes on {place[0]} kill {killed}"
     paragraphs = _body(rng, lede, rng.randint(600, 1200))
-    return Page(f"incident-{index}", title, render(title, paragraphs, published, rng), True, place)
+    return Page(f"incident-{index}", title, render(title, paragraphs, published, rng), True, place[0])
 
 
 def other_page(rng: random.Random, index: int, published: datetime) -> Page:
@@ -262,7 +273,7 @@ def other_page(rng: random.Random, index: int, published: datetime) -> Page:
     return Page(f"news-{index}", title, render(title, paragraphs, published, rng), False)
 
 
-def generate(count: int, *, relevant_share: float = 0.05, seed: int = 7, places: list[str]) -> list[Page]:
+def generate(count: int, *, relevant_share: float = 0.05, seed: int = 7, places: list[tuple[str, str]]) -> list[Page]:
     rng = random.Random(seed)
     published = datetime(2019, 5, 4, 9, 0, tzinfo=UTC)
     pages: list[Page] = []

@@ -70,11 +70,15 @@ def _run_article_stage(task: Task, article_id: int, stage: str, call: Any) -> An
             return None
         return call()
     except HostBusyError as exc:
-        # Politeness, not failure: wait for the host's turn without spending the retry budget or the
-        # delivery count, or a burst of links from one outlet would end `failed`.
+        # Politeness, not failure: wait for the host's turn in a fresh message. task.retry() would spend the
+        # retry budget (and Celery's max_retries=None means "the task default", not "unlimited"), so a burst
+        # of links from one outlet would end failed or, worse, stuck. The new message is queued before this
+        # one is acknowledged: a crash in between redelivers this one, and the stage is idempotent.
         release_stage_attempt(session_scope, article_id, stage, now=utcnow())
         countdown = (exc.retry_after_s or 1.0) + random.uniform(0.0, 1.0)
-        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+        task.apply_async(args=(article_id,), countdown=countdown)
+        log.info("article %s: %s; again in %.1f s", article_id, exc.reason, countdown)
+        return None
     except TRANSIENT as exc:
         if task.request.retries < MAX_RETRIES:
             _retry(task, exc)

@@ -74,3 +74,32 @@ def test_deliveries_past_the_limit_are_refused_without_running_the_stage(article
     assert len(calls) == 2
     row = _row(article_id)
     assert row.status == "failed" and (row.error or "").startswith("extract: gave up after 2 deliveries")
+
+
+def test_a_busy_host_waits_in_a_fresh_message_without_spending_retries_or_deliveries(article_id: int) -> None:
+    """Regression: task.retry(max_retries=None) means "the task default" (3), so the fourth politeness wait
+    escaped as an unexpected error and left the row stuck. Waits must never touch the retry machinery."""
+    from dmzwatch.politeness import HostBusyError
+    from tasks.pipeline import _run_article_stage
+
+    queued: list[tuple[tuple[int, ...], float]] = []
+
+    def never_retry(**_kwargs: Any) -> None:
+        raise AssertionError("a politeness wait must not use task.retry")
+
+    task = SimpleNamespace(
+        request=SimpleNamespace(retries=0),
+        retry=never_retry,
+        apply_async=lambda args, countdown: queued.append((args, countdown)),
+    )
+
+    def busy() -> None:
+        raise HostBusyError("host busy: example.org was contacted less than 1 s ago", retry_after_s=0.5)
+
+    for _ in range(5):  # more waits than any retry budget and than DMZWATCH_MAX_STAGE_ATTEMPTS (2 here)
+        assert _run_article_stage(task, article_id, "extract", busy) is None
+    row = _row(article_id)
+    assert row.status == "cleaned" and row.error is None  # still waiting its turn, not failed
+    assert row.stage_attempts == 0  # every wait released its counted delivery
+    assert [args for args, _ in queued] == [(article_id,)] * 5
+    assert all(0.5 <= countdown <= 1.5 for _, countdown in queued)

@@ -1,7 +1,6 @@
-"""A quick speed measurement of extraction (DESIGN §5 budget: < 50 ms per relevant article on one core).
-
-``python -m tests.unit.test_nlp_speed`` prints the figures; the test asserts generous bounds only (CI machines
-vary), so that a change that makes extraction 10x slower fails loudly.
+"""A quick speed measurement of extraction on the fixture articles (DESIGN §5 budget: < 50 ms per relevant
+article on one core). ``python bench/nlp_speed.py`` prints the figures; speed is measured here, never asserted in
+tests. `bench/run.py` measures the whole pipeline on a generated corpus.
 """
 
 from __future__ import annotations
@@ -12,15 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from dmzwatch.nlp.extract import Extractor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT / "tests" / "fixtures" / "articles"
 GAZETTEER_DIR = ROOT / "config" / "gazetteer"
 PUB = datetime(2019, 5, 4, 12, tzinfo=UTC)
-SEEDS = Path("/work/shared/seeds")
+SEEDS = ROOT.parent / "shared" / "seeds"  # beside the checkout, when present
 
 IRRELEVANT = [
     "Stocks rose on Monday as investors weighed comments from the central bank. " * 20,
@@ -28,8 +25,6 @@ IRRELEVANT = [
     "Heavy rain flooded roads in Beirut and Amman on Tuesday, officials said. " * 10,
     "Parliament passed the budget after a long debate about taxes and spending on schools. " * 25,
 ]
-
-pytestmark = pytest.mark.skipif(not (GAZETTEER_DIR / "places.tsv").exists(), reason="config/gazetteer not built")
 
 
 def _ms(fn: Callable[[str], object], texts: list[str], rounds: int) -> tuple[float, float]:
@@ -74,14 +69,6 @@ def measure() -> dict[str, float]:
         "is_relevant_irrelevant_ms_max": pre_max,
         "is_relevant_relevant_ms_mean": pre_rel_mean,
     }
-
-
-def test_speed_budget() -> None:
-    figures = measure()
-    print(figures)
-    assert figures["extract_ms_mean"] < 250
-    assert figures.get("seed_extract_ms_mean", 0.0) < 250
-    assert figures["is_relevant_irrelevant_ms_mean"] < 10
 
 
 if __name__ == "__main__":  # pragma: no cover
