@@ -17,7 +17,8 @@ Writes derived, merged tables (never copies of the sources):
 * ``config/zones/idlib_dmz.geojson``: the approximate DMZ band, government territory and contact line.
 
 ``config/gazetteer/aliases.tsv`` is hand-maintained; this script only checks that every alias points at a
-place that exists. The output is deterministic: the same inputs give byte-identical files.
+place that exists. ``config/gazetteer/additions.tsv`` (hand-maintained, every row with a cited source) adds
+the rare place that no source has; it is checked and merged into ``places.tsv``. The output is deterministic: the same inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -426,6 +427,51 @@ def load_nw(shared: Path, polys: dict[str, Any]) -> list[Row]:
                 )
             )
     return rows
+
+
+def load_additions(path: Path, polys: dict[str, Any], known: list[Row]) -> tuple[list[Row], list[str]]:
+    """Hand-kept places that no shipped source has, each with coordinates from a cited public record.
+
+    The file is for the rare place that news names and neither GeoNames cities500 nor the Wikipedia map holds
+    (Jarjanaz, a town of ~15,000 east of Maarrat al-Nu'man). Every row must cite where its coordinates come
+    from, lie in the governorate it claims, and not repeat a place already present within MERGE_KM.
+    """
+    rows: list[Row] = []
+    problems: list[str] = []
+    if not path.exists():
+        return rows, problems
+    with path.open(encoding="utf-8", newline="") as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    for rec in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
+        name = (rec.get("name") or "").strip()
+        if not name:
+            continue
+        lat, lon = float(rec["lat"]), float(rec["lon"])
+        admin1 = admin1_at(polys, lat, lon)
+        if admin1 != rec["admin1"]:
+            problems.append(f"addition {name!r}: claims {rec['admin1']!r} but lies in {admin1!r}")
+        if not (rec.get("source_url") or "").startswith("http"):
+            problems.append(f"addition {name!r}: no source_url for its coordinates")
+        alts = [a.strip() for a in (rec.get("alt_names") or "").split("|") if a.strip()]
+        keys = {normalize_toponym(n) for n in [name, *alts]}
+        for other in known:
+            if haversine_km(lat, lon, other.lat, other.lon) <= MERGE_KM and keys & {
+                normalize_toponym(n) for n in [other.name, *other.alts]
+            }:
+                problems.append(f"addition {name!r} repeats {other.id} ({other.name}): use aliases.tsv instead")
+        rows.append(
+            Row(
+                id=f"hk:{slugify(name)}",
+                name=name,
+                admin1=admin1 or rec["admin1"],
+                lat=lat,
+                lon=lon,
+                kind=rec.get("kind") or "town",
+                alts=alts,
+                source="hand-kept",
+            )
+        )
+    return rows, problems
 
 
 def merge(gn: list[Row], nw: list[Row]) -> tuple[list[Row], list[str]]:
@@ -918,7 +964,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared folder (../shared)")
     ap.add_argument("--out", type=Path, default=REPO, help="repository root to write config/ under")
-    ap.add_argument("--band-km", type=float, default=20.0, help="depth of the DMZ band (Sochi: 15-20 km)")
+    ap.add_argument(
+        "--band-km",
+        type=float,
+        default=25.0,
+        help="depth of the DMZ band (memorandum 15-20 km from the real line; reported 15-25 km)",
+    )
     ap.add_argument("--merge-log", type=Path, default=None, help="write the merge decisions here (TSV)")
     args = ap.parse_args(argv)
 
@@ -926,6 +977,8 @@ def main(argv: list[str] | None = None) -> int:
     gn = load_geonames(polys)
     nw = load_nw(args.shared, polys)
     places, log = merge(gn, nw)
+    additions, addition_problems = load_additions(REPO / "config" / "gazetteer" / "additions.tsv", polys, places)
+    places += additions
     n_merged = len(log)
     print(
         f"GeoNames SY rows: {len(gn)}; NW rows: {len(nw)}; merged: {n_merged} "
@@ -952,7 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
         f"contact line {stats['line_km']} km; file {zone_path.stat().st_size / 1024:.0f} KB"
     )
 
-    problems = check_aliases(gaz / "aliases.tsv", places)
+    problems = addition_problems + check_aliases(gaz / "aliases.tsv", places)
     problems += check_reference_towns(args.shared, zones_dir)
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
