@@ -18,7 +18,8 @@ Writes derived, merged tables (never copies of the sources):
 
 ``config/gazetteer/aliases.tsv`` is hand-maintained; this script only checks that every alias points at a
 place that exists. ``config/gazetteer/additions.tsv`` (hand-maintained, every row with a cited source) adds
-the rare place that no source has; it is checked and merged into ``places.tsv``. The output is deterministic: the same inputs give byte-identical files.
+the rare place that no source has; it is checked and merged into ``places.tsv``.
+The output is deterministic: the same inputs give byte-identical files.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from dmzwatch.geo import normalize_toponym
 from dmzwatch.nlp.actors import Actor, pick_perpetrator
 from dmzwatch.nlp.casualties import Casualty, find_casualties
 from dmzwatch.nlp.dates import DatePhrase, find_dates, local_day
@@ -188,7 +189,7 @@ class Extractor:
     def is_relevant(self, text: str) -> bool:
         """Cheap pre-filter (no spaCy): a Syrian place or region and a violence trigger."""
         if self._relevance is None:
-            self._relevance = RelevanceFilter(form for form, _ in self._gaz.surface_forms())
+            self._relevance = RelevanceFilter((form for form, _ in self._gaz.surface_forms()), normalize_toponym)
         return self._relevance.is_relevant(text)
 
     # --- extraction -----------------------------------------------------------------------------------------

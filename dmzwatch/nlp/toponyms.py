@@ -57,6 +57,7 @@ _REGION_CASED = re.compile(rf"(?:{_GOV_ALT})|Syria", re.IGNORECASE)
 
 # A capitalised name, allowing lower-case articles inside ("Qalaat al-Madiq", "Jisr al-Shughur", "Kafr Nabl").
 _NAME = r"(?:[Aa]l-|[Ee]l-)?[A-Z][\w’'`-]*(?:\s(?:al-|el-|as-|ash-|ad-|ar-|an-|at-|az-|ez-)?[A-Z][\w’'`-]*){0,3}"
+_NAME_RE = re.compile(_NAME)
 _NAME_LIST = rf"{_NAME}(?:,\s+{_NAME})*(?:,?\s+(?:and|as well as|&)\s+{_NAME})?"
 _SETTLEMENT = (
     r"(?:villages?|towns?|cities|city|areas?|hamlets?|neighbou?rhoods?|districts?|suburbs?|outskirts|"
@@ -216,6 +217,23 @@ class PlaceFinder:
                 continue
             in_list = any(a <= s and e <= b for a, b in list_spans)
             found.append(PlaceMention(text, s, e, res, "gazetteer", in_list, _is_near(sentence, s)))
+
+        # 1b. spellings the phrase matcher cannot see: it compares tokens, so "Kansafra" (Kansafrah), "Kfr
+        # Nabouda" or "Maaret al-Numan" only match if that exact form is listed. A capitalised name whose
+        # normalised key is a gazetteer name's (or an alias's) is the same place; fuzzy keys are not trusted here.
+        for m in _NAME_RE.finditer(sentence):
+            name = _TRAILING_NOISE.sub("", m.group(0))
+            s, e = m.start(), m.start() + len(name)
+            if overlaps(s, e, taken) or overlaps(s, e, region_spans) or name.lower() in _NOT_NAMES or len(name) < 4:
+                continue
+            if _DESCRIPTOR.search(name) or _inside_longer_name(sentence, s, e):
+                continue
+            res = self._gaz.resolve(name, admin1_hint=_hint_after(regions, e))
+            if res is None or res.method not in ("exact", "alias"):
+                continue
+            taken.append((s, e))
+            in_list = any(a <= s and e <= b for a, b in list_spans)
+            found.append(PlaceMention(name, s, e, res, "gazetteer", in_list, _is_near(sentence, s)))
 
         # 2. pattern names the gazetteer matcher did not cover
         for name, s, e, in_list in pattern_names:
