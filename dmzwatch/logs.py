@@ -132,3 +132,6 @@ def configure_logging(settings: Settings, level: str | int | None = None) -> Non
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level if level is not None else settings.log_level)
+    # Alembic announces each of its autogenerate plugins at INFO on every start: noise, not news. Its
+    # "Running upgrade ..." lines (alembic.runtime.migration) stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
