@@ -36,10 +36,7 @@ def event_record(event: ExtractedEvent, zone: ZoneResult | None) -> dict[str, An
             "sentence": event.evidence.sentence,
             "start": event.evidence.start,
             "end": event.evidence.end,
-            "fields": {
-                name: {"sentence": ev.sentence, "start": ev.start, "end": ev.end}
-                for name, ev in event.field_evidence.items()
-            },
+            "fields": {name: ev.as_dict() for name, ev in event.field_evidence.items()},
         },
     }
 

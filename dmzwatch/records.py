@@ -126,11 +126,21 @@ Side = Literal["government", "russia", "rebels", "hts", "turkey", "coalition", "
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Where in the article text a field came from: the sentence and character offsets into the full text."""
+    """Where in the article text a field came from: the sentence and its character offsets into the full text,
+    and, when one phrase gave the value ("killing at least four civilians", "on Tuesday"), that phrase's offsets
+    into the full text too (None when the sentence as a whole is the evidence)."""
 
     sentence: str
     start: int
     end: int
+    phrase_start: int | None = None
+    phrase_end: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"sentence": self.sentence, "start": self.start, "end": self.end}
+        if self.phrase_start is not None and self.phrase_end is not None:
+            out["phrase_start"], out["phrase_end"] = self.phrase_start, self.phrase_end
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,6 +164,11 @@ def _ev(s: Sentence) -> Evidence:
     return Evidence(s.text, s.start, s.end)
 
 
+def _span(s: Sentence, start: int, end: int) -> Evidence:
+    """Evidence for one field: its sentence, and the article offsets of the words in it that gave the value."""
+    return Evidence(s.text, s.start, s.end, s.start + start, s.start + end)
+
+
 class Extractor:
     def __init__(self, gazetteer: GazetteerLike, *, use_ner: bool = True) -> None:
         self._gaz = gazetteer
@@ -307,13 +312,14 @@ class Extractor:
         zero_only = bool(a.casualties) and all(c.count == 0 for c in a.casualties)
         if zero_only and len(places) > 1:
             # "shelled A, B and C ..., with no casualties reported": the zero is the whole sentence's
-            _apply_casualties(draft, a.casualties, None)
+            _apply_casualties(draft, a.casualties, s)
         elif not (p.in_list and len(places) > 1):
             mine = _casualties_for(p, places, a.casualties, s.text)
-            _apply_casualties(draft, mine, None)
+            _apply_casualties(draft, mine, s)
         else:
             # a joint "no casualties" is not a toll to split: zero for the list is zero for each member
-            _apply_casualties(draft, [c for c in a.casualties if c.count == 0], None)
+            _apply_casualties(draft, [c for c in a.casualties if c.count == 0], s)
+        draft.field_evidence["place"] = _span(s, p.start, p.end)
         return draft
 
     def _region_drafts(
@@ -338,8 +344,9 @@ class Extractor:
             out.append(
                 self._new_draft(i, s, a, r.text, r.resolution, trig, 0.5, analysed, sentences, ctx, drafts, pub_day)
             )
+            out[-1].field_evidence["place"] = _span(s, r.start, r.end)
         if len(out) == 1:
-            _apply_casualties(out[0], a.casualties, None)
+            _apply_casualties(out[0], a.casualties, s)
         for d in out:
             d.in_list = len(out) > 1
         return out
@@ -366,6 +373,8 @@ class Extractor:
         # type
         sub: SubEventType | None = trig.sub_event_type if trig is not None else None
         type_ctx = False
+        if trig is not None:
+            fe["sub_event_type"] = _span(s, trig.start, trig.end)
         if sub is None and nxt is not None and analysed[nxt].typed:
             sub, type_ctx = pick_type(analysed[nxt].triggers), True
             fe["sub_event_type"] = _ev(sentences[nxt])
@@ -388,6 +397,8 @@ class Extractor:
         anchor = trig.start if trig is not None else (a.triggers[0].start if a.triggers else None)
         actor = pick_perpetrator(s.text, anchor)
         perp_ctx = False
+        if actor is not None:
+            fe["perpetrator"] = _span(s, actor.start, actor.end)
         # "Unidentified gunmen ...", "No group claimed the blast": the text says the attacker is unknown, so no
         # side is borrowed from context
         unclaimed = _UNCLAIMED.search(s.text) or (nxt is not None and _UNCLAIMED.search(sentences[nxt].text))
@@ -417,11 +428,12 @@ class Extractor:
             bomb = _BARREL_BOMB.search(s.text)
             if bomb is not None:
                 actor, perp_ctx = Actor("government", bomb.group(0), bomb.start(), bomb.end()), True
+                fe["perpetrator"] = _span(s, bomb.start(), bomb.end())
 
         # target: what this sentence says was hit
         target = find_target(s.text, anchor)
         if target is not None:
-            fe["target"] = evidence
+            fe["target"] = _span(s, target.start, target.end)
 
         # date
         occurred: date | None = None
@@ -430,6 +442,7 @@ class Extractor:
         phrase = _event_date(a)
         if phrase is not None and phrase.day is not None:
             occurred, precision = phrase.day, phrase.precision
+            fe["date"] = _span(s, phrase.start, phrase.end)
         elif ctx.date is not None and ctx.date.day is not None and ctx.date_ev is not None:
             occurred, inferred, precision = ctx.date.day, True, ctx.date.precision
             fe["date"] = ctx.date_ev
@@ -665,8 +678,9 @@ def _casualties_for(p: PlaceMention, places: list[PlaceMention], cas: list[Casua
     return sorted(mine, key=lambda c: _distance(text, c.start, c.end, p.start, p.end))
 
 
-def _apply_casualties(d: _Draft, cas: list[Casualty], ev: Evidence | None) -> bool:
-    """Fill killed/injured from the first counted mention of each kind; True when something was filled."""
+def _apply_casualties(d: _Draft, cas: list[Casualty], s: Sentence) -> bool:
+    """Fill killed/injured from the first counted mention of each kind in sentence ``s``; True when something
+    was filled. Each figure's evidence is the mention itself ("killing at least four civilians")."""
     filled = False
     for kind in ("killed", "injured"):
         counted = [c for c in cas if c.kind == kind and c.count is not None]
@@ -676,13 +690,11 @@ def _apply_casualties(d: _Draft, cas: list[Casualty], ev: Evidence | None) -> bo
         if kind == "killed" and d.killed is None:
             d.killed, d.killed_civilians = c.count, c.civilians
             filled = True
-            if ev is not None:
-                d.field_evidence["killed"] = ev
+            d.field_evidence["killed"] = _span(s, c.start, c.end)
         elif kind == "injured" and d.injured is None:
             d.injured = c.count
             filled = True
-            if ev is not None:
-                d.field_evidence["injured"] = ev
+            d.field_evidence["injured"] = _span(s, c.start, c.end)
     return filled
 
 
@@ -694,7 +706,7 @@ def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
     """
     ev = _ev(s)
     if len(prev) == 1:
-        _apply_casualties(prev[0], a.casualties, ev)
+        _apply_casualties(prev[0], a.casualties, s)
     actor = pick_perpetrator(s.text, a.triggers[0].start if a.triggers else None)
     unclaimed = bool(_UNCLAIMED.search(s.text))
     target = find_target(s.text)
@@ -749,10 +761,10 @@ def _dedupe(drafts: list[_Draft]) -> list[_Draft]:
             continue
         if first.killed is None and d.killed is not None:
             first.killed, first.killed_civilians = d.killed, d.killed_civilians
-            first.field_evidence.setdefault("killed", d.evidence)
+            first.field_evidence["killed"] = d.field_evidence.get("killed", d.evidence)
         if first.injured is None and d.injured is not None:
             first.injured = d.injured
-            first.field_evidence.setdefault("injured", d.evidence)
+            first.field_evidence["injured"] = d.field_evidence.get("injured", d.evidence)
     return list(out.values())
 
 

@@ -215,10 +215,7 @@ def _merge_event(
         "start": event.evidence.start,
         "end": event.evidence.end,
         "confidence": event.confidence,
-        "evidence": {
-            name: {"sentence": ev.sentence, "start": ev.start, "end": ev.end}
-            for name, ev in event.field_evidence.items()
-        },
+        "evidence": {name: ev.as_dict() for name, ev in event.field_evidence.items()},
         "created_at": now,
     }
 

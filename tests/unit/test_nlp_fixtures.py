@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dmzwatch.nlp.extract import Extractor
-from dmzwatch.records import ExtractedEvent
+from dmzwatch.records import ExtractedEvent, SubEventType
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = ROOT / "tests" / "fixtures" / "articles"
@@ -71,6 +71,17 @@ def test_fixture_article(extractor: Extractor, case: dict[str, Any]) -> None:
         assert 0.0 <= event.confidence <= 1.0
         for ev in event.field_evidence.values():
             assert text[ev.start : ev.end] == ev.sentence
+            if ev.phrase_start is not None and ev.phrase_end is not None:
+                assert ev.start <= ev.phrase_start < ev.phrase_end <= ev.end
+        # every field that has a value says where it came from; the place's phrase is the name as written
+        fields = event.field_evidence
+        place_ev = fields["place"]
+        assert place_ev.phrase_start is not None
+        assert text[place_ev.phrase_start : place_ev.phrase_end] == event.place_text
+        assert event.killed is None or "killed" in fields, (place, fields.keys())
+        assert event.injured is None or "injured" in fields, (place, fields.keys())
+        assert event.perpetrator == "unknown" or "perpetrator" in fields, (place, fields.keys())
+        assert event.sub_event_type is SubEventType.OTHER or "sub_event_type" in fields, (place, fields.keys())
 
 
 def test_get_extractor_is_built_once() -> None:
