@@ -14,6 +14,7 @@ class SourceLink:
     published_at: datetime | None
     killed: int | None
     injured: int | None
+    sentence: str | None = None  # what this source wrote: the analyst checks the claim against it
 
 
 @dataclass(frozen=True, slots=True)

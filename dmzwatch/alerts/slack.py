@@ -7,6 +7,19 @@ from typing import Any
 from dmzwatch.alerts.message import AlertMessage, DigestMessage, toll_text
 
 _PRECISION = {1: "exact place", 2: "near the place", 3: "region only"}
+# The sides as an analyst reads them (the codes are the stable interface, these are only for display).
+PERPETRATOR_LABELS = {
+    "government": "Syrian government forces",
+    "russia": "Russian forces",
+    "rebels": "rebel/opposition groups",
+    "hts": "Hayat Tahrir al-Sham (HTS)",
+    "turkey": "Turkish forces",
+    "coalition": "US-led coalition",
+    "isis": "Islamic State",
+    "sdf": "SDF",
+    "unknown": "not stated",
+}
+_QUOTE_CHARS = 400  # one source sentence, shown so the claim can be checked at a glance
 _MAX_SOURCES_SHOWN = 8  # Slack caps a section's text at 3000 chars; eight links fit with room to spare
 
 
@@ -22,10 +35,10 @@ def render_slack(message: AlertMessage) -> dict[str, Any]:
     fields = [
         f"*Type*\n{message.sub_event_type}",
         f"*Place*\n{where} ({_PRECISION.get(message.geo_precision, '?')})",
-        f"*Killed*\n{toll_text(message.killed, message.killed_min, message.killed_max)}",
+        f"*Killed*\n{_killed_text(message)}",
         f"*Injured*\n{toll_text(message.injured, message.injured_min, message.injured_max)}",
         f"*Date*\n{when}",
-        f"*Perpetrator*\n{message.perpetrator}",
+        f"*Perpetrator*\n{PERPETRATOR_LABELS.get(message.perpetrator, message.perpetrator)}",
         f"*Zone*\n{zone}",
         f"*Sources*\n{len(message.sources)}",
     ]
@@ -37,17 +50,26 @@ def render_slack(message: AlertMessage) -> dict[str, Any]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "*What changed:* " + "; ".join(message.changes)}}
         )
+    quoted = next((src for src in message.sources if src.sentence), None)
+    if quoted is not None and quoted.sentence:
+        sentence = quoted.sentence if len(quoted.sentence) <= _QUOTE_CHARS else quoted.sentence[:_QUOTE_CHARS] + "…"
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"> {_escape(sentence)}\n— {_escape(quoted.outlet)}"},
+            }
+        )
     source_lines = []
     for source in message.sources[:_MAX_SOURCES_SHOWN]:
         toll = f" (killed {source.killed})" if source.killed is not None else ""
-        source_lines.append(f"• <{source.url}|{_escape(source.outlet)}>{toll}")
+        source_lines.append(f"• <{_link_url(source.url)}|{_escape(source.outlet)}>{toll}")
     if len(message.sources) > _MAX_SOURCES_SHOWN:
         source_lines.append(f"… and {len(message.sources) - _MAX_SOURCES_SHOWN} more")
     if source_lines:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(source_lines)}})
     context = [f"incident #{message.incident_id} v{message.version}", f"confidence {message.confidence:.2f}"]
     if message.map_url:
-        context.append(f"<{message.map_url}|map>")
+        context.append(f"<{_link_url(message.map_url)}|map>")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
     return {"text": headline, "blocks": blocks}
 
@@ -67,7 +89,7 @@ def digest_line(message: AlertMessage) -> str:
         f"v{message.version})"
     )
     if message.map_url:
-        line += f" <{message.map_url}|map>"
+        line += f" <{_link_url(message.map_url)}|map>"
     return line
 
 
@@ -100,3 +122,21 @@ def render_slack_digest(digest: DigestMessage) -> dict[str, Any]:
 def _escape(text: str) -> str:
     """Slack mrkdwn control characters (per Slack's formatting docs): &, <, >."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link_url(url: str) -> str:
+    """A URL inside Slack's ``<url|label>``: ``&`` as an entity (Slack's rule for control characters), and the
+    characters that would end or split the link (``<``, ``>``, ``|``, whitespace) percent-encoded, as they
+    should have been in the URL anyway. A feed cannot break the message or smuggle in a mention this way."""
+    url = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return "".join("%20" if ch.isspace() else ch for ch in url)
+
+
+def _killed_text(message: AlertMessage) -> str:
+    text = toll_text(message.killed, message.killed_min, message.killed_max)
+    civilians = message.killed_civilians
+    if civilians and message.killed and civilians < message.killed:
+        text += f", {civilians} of them civilians"
+    elif civilians and message.killed and civilians == message.killed:
+        text += ", all civilians"
+    return text

@@ -96,6 +96,7 @@ def build_alert_message(session: Session, alert: Alert) -> AlertMessage:
             published_at=article.published_at,
             killed=report.killed,
             injured=report.injured,
+            sentence=report.sentence,
         )
         for report, article in session.execute(
             select(IncidentReport, Article)

@@ -49,9 +49,36 @@ def test_slack_payload_has_the_facts_and_valid_shape() -> None:
     check_slack_payload(payload)
     flat = json.dumps(payload)
     assert payload["text"] == "New incident: Air/drone strike in Kafr Nabl, Idlib"
-    for fact in ("5 (sources say 4-5)", "russia", "2019-05-04", "8.2 km from the contact line", "openstreetmap"):
+    for fact in ("5 (sources say 4-5), all civilians", "Russian forces", "2019-05-04", "8.2 km from the contact line"):
         assert fact in flat
     assert "b &amp; c" in flat  # mrkdwn escaping of outlet names
+    assert "openstreetmap.org/?mlat=35.61300&amp;mlon=36.56200" in flat
+
+
+def test_slack_links_cannot_be_broken_or_hijacked_by_a_feed() -> None:
+    """A URL with `>` or `|` (a hostile or sloppy feed) must not end the link early or inject mrkdwn."""
+    hostile = SourceLink("https://b.example/a>b|<!channel> c", "b", None, None, None)
+    payload = render_slack(_message(sources=(hostile,)))
+    check_slack_payload(payload)
+    sources = next(b["text"]["text"] for b in payload["blocks"] if b.get("text", {}).get("text", "").startswith("•"))
+    assert sources == "• <https://b.example/a%3Eb%7C%3C!channel%3E%20c|b>"
+
+
+def test_slack_quotes_the_first_sources_sentence_escaped_and_capped() -> None:
+    quoted = SourceLink("https://a.example/x", "a.example", None, 5, None, "Jets hit <Kafr Nabl> & Hass. " * 30)
+    payload = render_slack(_message(sources=(SourceLink("https://z.example/", "z", None, None, None), quoted)))
+    check_slack_payload(payload)
+    quote = next(b["text"]["text"] for b in payload["blocks"] if b.get("text", {}).get("text", "").startswith(">"))
+    assert quote.startswith("> Jets hit &lt;Kafr Nabl&gt; &amp; Hass.") and quote.endswith("…\n— a.example")
+    assert len(quote) < 560
+
+
+def test_slack_says_how_many_of_the_dead_were_civilians() -> None:
+    payload = render_slack(_message(killed=7, killed_min=7, killed_max=7, killed_civilians=4))
+    assert "7, 4 of them civilians" in json.dumps(payload)
+    payload = render_slack(_message(killed=7, killed_min=7, killed_max=7, killed_civilians=None, perpetrator="unknown"))
+    flat = json.dumps(payload)
+    assert "civilians" not in flat and "not stated" in flat
 
 
 def test_slack_update_says_what_changed() -> None:
