@@ -67,6 +67,7 @@ _ANAPHOR = re.compile(
     r"^(?:It|They)\b|\b(?:the|of the) victims\b",
     re.IGNORECASE,
 )
+_BOMBARDMENT = {SubEventType.AIR_STRIKE, SubEventType.SHELLING}
 _CONTINUING = re.compile(r"\b(?:continued|continues|continuing|renewed|resumed|again|also|further)\b", re.IGNORECASE)
 _UNCLAIMED = re.compile(
     r"\b(?:unidentified|unknown) (?:gunmen|assailants|attackers|men)\b|"
@@ -190,6 +191,12 @@ class Extractor:
                     self._nlp = nlp
         assert self._finder is not None
         return self._nlp, self._finder
+
+    def _names_a_place(self, s: Sentence) -> bool:
+        """The sentence names a specific place of its own (gazetteer or pattern, resolved)."""
+        nlp, finder = self._load()
+        regions = finder.regions(s.text)
+        return any(p.resolution is not None for p in finder.places(s.text, nlp.make_doc(s.text), regions))
 
     def is_relevant(self, text: str) -> bool:
         """Cheap pre-filter (no spaCy): a Syrian place or region and a violence trigger."""
@@ -369,6 +376,10 @@ class Extractor:
         evidence = _ev(s)
         fe: dict[str, Evidence] = {}
         nxt = i + 1 if i + 1 < len(sentences) and _is_follow_up(sentences[i + 1], analysed[i + 1]) else None
+        if nxt is not None and analysed[nxt].typed and self._names_a_place(sentences[nxt]):
+            # "A landmine left over from the fighting exploded in Kafr Zita": an anaphor-looking phrase, but a
+            # sentence with its own attack at its own place is a new story, not more about this one
+            nxt = None
 
         # type
         sub: SubEventType | None = trig.sub_event_type if trig is not None else None
@@ -420,7 +431,18 @@ class Extractor:
                     perp_ctx = True
                     fe["perpetrator"] = d.field_evidence.get("perpetrator", d.evidence)
                     break
-        if actor is None and not unclaimed and ctx.actor is not None and ctx.actor_ev is not None:
+        if (
+            actor is None
+            and not unclaimed
+            and ctx.actor is not None
+            and ctx.actor_ev is not None
+            and sub is not SubEventType.REMOTE_EXPLOSIVE
+            and (ctx.type is None or ctx.type is sub or {ctx.type, sub} <= _BOMBARDMENT)
+        ):
+            # The headline's or lead's attacker stands in only for an attack of the same kind (air and ground
+            # bombardment count as one: "government forces stepped up their bombardment" covers the shelling
+            # of a town further down): the regime's barrel bombs in the lead say nothing about who planted a car
+            # bomb. Landmines and IEDs never borrow one (whoever laid them is rarely the article's subject).
             actor, perp_ctx = ctx.actor, True
             fe["perpetrator"] = ctx.actor_ev
         if actor is None:

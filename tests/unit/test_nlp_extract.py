@@ -170,3 +170,29 @@ def test_a_bare_name_that_only_fuzzy_matches_is_not_a_gazetteer_place(extractor:
     nlp, finder = extractor._load()
     # ... the text pass does not (NER may still propose it later, as weaker evidence)
     assert [m for m in finder.places(text, nlp.make_doc(text), finder.regions(text)) if m.text == "Saraqyb"] == []
+
+
+def test_a_car_bomb_further_down_does_not_borrow_the_leads_attacker(extractor: Extractor) -> None:
+    text = (
+        "Russian jets struck the town of Kafr Nabl on Friday, killing six civilians.\n\n"
+        "Separately, a car bomb exploded in Saraqib on Friday, killing two people."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Kafr Nabl"].perpetrator == "russia"
+    assert events["Saraqib"].sub_event_type is SubEventType.REMOTE_EXPLOSIVE
+    assert events["Saraqib"].perpetrator == "unknown"
+
+
+def test_a_next_sentence_with_its_own_attack_and_place_is_not_a_follow_up(extractor: Extractor) -> None:
+    """Regression: "the fighting" in the landmine sentence looked like an anaphor, so the toll sentence before
+    it took the landmine's type."""
+    text = (
+        "Warplanes bombed Morek on Thursday, killing three people.\n\n"
+        "The death toll from Friday's strikes on Kafr Zita rose to 11, rescuers said. "
+        "A landmine left over from the fighting exploded in Hass on Friday, killing a shepherd."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Kafr Zita"].sub_event_type is not SubEventType.REMOTE_EXPLOSIVE
+    assert events["Kafr Zita"].killed == 11
+    assert events["Hass"].sub_event_type is SubEventType.REMOTE_EXPLOSIVE and events["Hass"].killed == 1
+    assert events["Hass"].perpetrator == "unknown"
