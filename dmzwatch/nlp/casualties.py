@@ -55,10 +55,11 @@ _VICTIM_NOUNS = _CIVILIAN_NOUNS | {
     "attackers", "assailants", "commander", "commanders", "guards", "policemen",
 }  # fmt: skip
 
-_KILL_ACTIVE = {"killing", "killed", "kill", "kills"}
+# "martyring a child", "two civilians were martyred": Syrian state media's word for killed
+_KILL_ACTIVE = {"killing", "killed", "kill", "kills", "martyring", "martyred"}
 _INJURE_ACTIVE = {"wounding", "wounded", "wound", "wounds", "injuring", "injured", "injure", "injures", "hurting"}
 _PASSIVE_AUX = {"were", "was", "been", "are", "is", "be", "reportedly", "also", "all"}
-_KILL_PASSIVE = {"killed", "died", "dead", "perished"}
+_KILL_PASSIVE = {"killed", "died", "dead", "perished", "martyred"}
 _INJURE_PASSIVE = {"wounded", "injured", "hurt"}
 
 Kind = Literal["killed", "injured"]
@@ -305,6 +306,7 @@ def find_casualties(sentence: str) -> list[Casualty]:
             in (
                 "deaths",
                 "death",
+                "martyrdom",
             )
             and i + 1 < len(toks)
             and toks[i + 1].low == "of"

@@ -68,6 +68,8 @@ _ANAPHOR = re.compile(
     re.IGNORECASE,
 )
 _BOMBARDMENT = {SubEventType.AIR_STRIKE, SubEventType.SHELLING}
+# Sides with aircraft over north-west Syria; only these may be borrowed from context for an air strike.
+_AIR_POWERS = {"government", "russia", "coalition", "turkey"}
 _CONTINUING = re.compile(r"\b(?:continued|continues|continuing|renewed|resumed|again|also|further)\b", re.IGNORECASE)
 _UNCLAIMED = re.compile(
     r"\b(?:unidentified|unknown) (?:gunmen|assailants|attackers|men)\b|"
@@ -376,7 +378,7 @@ class Extractor:
         evidence = _ev(s)
         fe: dict[str, Evidence] = {}
         nxt = i + 1 if i + 1 < len(sentences) and _is_follow_up(sentences[i + 1], analysed[i + 1]) else None
-        if nxt is not None and analysed[nxt].typed and self._names_a_place(sentences[nxt]):
+        if nxt is not None and self._names_a_place(sentences[nxt]):
             # "A landmine left over from the fighting exploded in Kafr Zita": an anaphor-looking phrase, but a
             # sentence with its own attack at its own place is a new story, not more about this one
             nxt = None
@@ -445,6 +447,11 @@ class Extractor:
             # bomb. Landmines and IEDs never borrow one (whoever laid them is rarely the article's subject).
             actor, perp_ctx = ctx.actor, True
             fe["perpetrator"] = ctx.actor_ev
+        if actor is not None and perp_ctx and sub is SubEventType.AIR_STRIKE and actor.side not in _AIR_POWERS:
+            # Borrowed from elsewhere in the article, but this side has no aircraft: rebels and HTS do not fly
+            # warplanes, so "bombardment by warplanes" after a lead about rebel rockets stays unattributed.
+            actor, perp_ctx = None, False
+            fe.pop("perpetrator", None)
         if actor is None:
             # Barrel bombs are dropped only by the Syrian government's helicopters (analysts' convention)
             bomb = _BARREL_BOMB.search(s.text)

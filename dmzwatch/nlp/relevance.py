@@ -17,7 +17,7 @@ _VIOLENCE = re.compile(
     r"\b(?:air ?strikes?|air[- ]raids?|raids?|barrel[- ]bombs?|bomb(?:s|ing|ed|ardment)?|helicopters?|"
     r"warplanes?|jets?|drones?|shell(?:s|ing|ed)?|rockets?|mortars?|artillery|missiles?|clash(?:es|ed)?|"
     r"fighting|offensive|IEDs?|land ?mines?|car bombs?|explosions?|blasts?|killed|killing|wounded|injured|"
-    r"dead|died|casualties|attacks?|attacked|struck|targeted|massacre|executed|gunmen|ambush(?:ed)?)\b",
+    r"dead|died|martyred|martyring|casualties|attacks?|attacked|struck|targeted|massacre|executed|gunmen|ambush(?:ed)?)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z][\w’'-]*")

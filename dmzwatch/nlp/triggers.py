@@ -45,7 +45,11 @@ _TYPED: list[tuple[SubEventType, str]] = [
         SubEventType.ARMED_CLASH,
         r"\b(?:clash(?:es|ed)?|fighting|fought|gun ?battles?|firefights?|ground (?:offensive|assault|attack)s?|"
         r"offensive|battles?|infiltration attempts?|storm(?:ed|ing)|ambush(?:ed|es)?|exchanges? of fire|"
-        r"repel(?:led|s)?|repuls(?:ed|es?)|counter-?attacks?)\b",
+        r"repel(?:led|s)?|repuls(?:ed|es?)|counter-?attacks?|"
+        # an armed group attacking the other side's positions is a battle, not a remote strike (ACLED)
+        r"attack(?:s|ed)?\s+by\s+(?:[\w-]+\s+){0,3}?(?:fighters|militants|rebels|insurgents|jihadists|troops)|"
+        r"attack(?:s|ed)?\s+(?:on|against)\s+(?:[\w'-]+\s+){0,4}?(?:positions?|posts?|checkpoints?|barracks)|"
+        r"attacked\s+(?:[\w'-]+\s+){0,3}?(?:positions?|posts?|checkpoints?|barracks))\b",
     ),
     (
         SubEventType.ATTACK,
@@ -66,7 +70,7 @@ _GENERIC_RE = re.compile(
 
 # Casualty verbs: not triggers of a type, but they make a sentence worth reading when a place is in it.
 CASUALTY_RE = re.compile(
-    r"\b(?:killed|killing|kill|kills|dead|died|die|deaths?|wounded|wounding|injur(?:ed|ing|ies|y)|"
+    r"\b(?:killed|killing|kill|kills|dead|died|die|deaths?|martyr(?:ed|ing|dom)|wounded|wounding|injur(?:ed|ing|ies|y)|"
     r"casualt(?:y|ies)|lives|victims?|toll)\b",
     re.IGNORECASE,
 )

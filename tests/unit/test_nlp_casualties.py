@@ -28,6 +28,10 @@ def _first(sentence: str, kind: str) -> tuple[int | None, int | None] | None:
         ("Six civilians died in the bombardment, including one child.", "killed", (6, 6)),
         ("There were no reported casualties.", "killed", (0, 0)),
         ("The attack resulted in the deaths of some 22 fighters.", "killed", (22, None)),
+        # Syrian state media's wording
+        ("Terrorists targeted the town with rocket shells, martyring a child.", "killed", (1, 1)),
+        ("Two civilians were martyred when a shell hit the town.", "killed", (2, 2)),
+        ("The attack led to the martyrdom of three soldiers.", "killed", (3, None)),
         ("The raid wounded five others, including two children.", "injured", (5, None)),
         ("Dozens were killed in the raids.", "killed", (None, None)),
     ],

@@ -196,3 +196,14 @@ def test_a_next_sentence_with_its_own_attack_and_place_is_not_a_follow_up(extrac
     assert events["Kafr Zita"].killed == 11
     assert events["Hass"].sub_event_type is SubEventType.REMOTE_EXPLOSIVE and events["Hass"].killed == 1
     assert events["Hass"].perpetrator == "unknown"
+
+
+def test_an_air_strike_never_borrows_a_side_without_aircraft(extractor: Extractor) -> None:
+    """The lead is about rebel rockets; warplanes further down are not the rebels' (they have none)."""
+    text = (
+        "Rebel groups targeted the town of Kafr Zita with rockets on Friday, wounding three people.\n\n"
+        "Separately, bombardment by warplanes on Hass killed four civilians on Friday, a monitor said."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Kafr Zita"].perpetrator == "rebels"
+    assert events["Hass"].sub_event_type is SubEventType.AIR_STRIKE and events["Hass"].perpetrator == "unknown"

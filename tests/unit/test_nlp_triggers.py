@@ -16,6 +16,9 @@ from dmzwatch.records import SubEventType
         ("The town was targeted with more than 150 shells.", SubEventType.SHELLING),
         ("Artillery fire hit the outskirts.", SubEventType.SHELLING),
         ("Clashes erupted between the two sides.", SubEventType.ARMED_CLASH),
+        ("Ten soldiers were killed in an attack by HTS fighters on their positions.", SubEventType.ARMED_CLASH),
+        ("Rebels attacked army positions near the town at dawn.", SubEventType.ARMED_CLASH),
+        ("A rocket attack on army positions killed two soldiers.", SubEventType.SHELLING),  # the weapon wins
         ("Regime forces launched an offensive, deploying helicopters and artillery.", SubEventType.ARMED_CLASH),
         ("A car bomb exploded near the mosque.", SubEventType.REMOTE_EXPLOSIVE),
         ("A landmine killed a shepherd.", SubEventType.REMOTE_EXPLOSIVE),
