@@ -227,7 +227,8 @@ class Extractor:
                 continue
             regions = finder.regions(s.text)
             doc = nlp.make_doc(s.text)
-            places = [p for p in finder.places(s.text, doc, regions) if p.resolution is not None]
+            context_region = _paragraph_region(finder, sentences, i)
+            places = [p for p in finder.places(s.text, doc, regions, context_region) if p.resolution is not None]
             if not places and self._use_ner and a.typed and _unknown_capitalised(s.text, regions):
                 places = self._ner_places(nlp, finder, s.text, regions)
             places = [p for p in places if _carries_event(p.start, p.end, a, s.text, places)]
@@ -307,6 +308,8 @@ class Extractor:
         base = 0.85
         if p.source == "fallback":
             base -= 0.3
+        elif p.source == "fallback-context":
+            base -= 0.4  # the region comes from an earlier sentence, not this one
         elif p.source == "ner":
             base -= 0.15
         if res.method == "fuzzy":
@@ -316,7 +319,7 @@ class Extractor:
         trig = _nearest_typed(a.triggers, p.start, s.text)
         draft = self._new_draft(i, s, a, p.text, res, trig, base, analysed, sentences, ctx, drafts, pub_day)
         draft.in_list = p.in_list
-        draft.fallback = p.source == "fallback"
+        draft.fallback = p.source in ("fallback", "fallback-context")
         # casualties: the mentions nearest to this place in its clause; a coordinated list shares its toll
         zero_only = bool(a.casualties) and all(c.count == 0 for c in a.casualties)
         if zero_only and len(places) > 1:
@@ -565,6 +568,19 @@ def _before(a: _Analysis, d: DatePhrase) -> str:
 
 def _has_old_date(dates: list[DatePhrase], pub_day: date | None) -> bool:
     return pub_day is not None and any(d.explicit and d.day is not None and d.day < pub_day - _OLD_DATE for d in dates)
+
+
+def _paragraph_region(finder: PlaceFinder, sentences: list[Sentence], i: int) -> Resolution | None:
+    """The last sub-national region named before sentence ``i`` in its paragraph ("... in the southern
+    countryside of Idlib. Two children were killed in the village of X"), or None."""
+    paragraph = sentences[i].paragraph
+    for j in range(i - 1, -1, -1):
+        if sentences[j].paragraph != paragraph:
+            break
+        for r in reversed(finder.regions(sentences[j].text)):
+            if r.resolution is not None and r.resolution.place.kind != "country":
+                return r.resolution
+    return None
 
 
 def _is_follow_up(s: Sentence, a: _Analysis) -> bool:

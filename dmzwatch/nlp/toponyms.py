@@ -152,8 +152,15 @@ class PlaceFinder:
         return out
 
     # --- places ----------------------------------------------------------------------------------------------
-    def places(self, sentence: str, doc: Doc, regions: list[RegionMention]) -> list[PlaceMention]:
-        """Specific places (not regions) in the sentence, left to right, one mention per span."""
+    def places(
+        self, sentence: str, doc: Doc, regions: list[RegionMention], context_region: Resolution | None = None
+    ) -> list[PlaceMention]:
+        """Specific places (not regions) in the sentence, left to right, one mention per span.
+
+        ``context_region`` is the region the surrounding text is about (named earlier in the paragraph): an
+        unknown village introduced as one ("the village of X") whose own sentence names no region falls back to
+        it, marked ``fallback-context`` (a weaker inference than "X in southern Idlib").
+        """
         found: list[PlaceMention] = []
         # "Idlib city", "Aleppo city": region-shaped phrases the gazetteer does not hold as regions are the city
         region_spans = [(r.start, r.end) for r in regions if r.resolution is not None]
@@ -163,6 +170,7 @@ class PlaceFinder:
 
         list_spans: list[tuple[int, int]] = []
         pattern_names: list[tuple[str, int, int, bool]] = []  # name, start, end, in_list
+        pattern_kind: dict[tuple[int, int], str] = {}  # "settlement" when the text says the name is a village/town
         for m in [*_OF_RE.finditer(sentence), *_INCLUDING_RE.finditer(sentence)]:
             names_start = m.start("names")
             names = m.group("names")
@@ -183,9 +191,12 @@ class PlaceFinder:
             multi = len(pieces) > 1
             if multi:
                 list_spans.append((names_start, names_start + len(names)))
+            settlement = m.re is _OF_RE and re.match(r"(?:villages?|towns?|hamlets?)$", m.group("kind"), re.I)
             for raw, s, _end in pieces:
                 cleaned = _TRAILING_NOISE.sub("", raw)
                 pattern_names.append((cleaned, s, s + len(cleaned), multi))
+                if settlement:
+                    pattern_kind[(s, s + len(cleaned))] = "settlement"
         for m in _PREFIXED_RE.finditer(sentence):
             pattern_names.append((m.group(0), m.start(), m.end(), False))
         for m in _SUFFIX_RE.finditer(sentence):
@@ -193,6 +204,8 @@ class PlaceFinder:
             if name.split()[0].lower() in ("the", "a", "an"):
                 continue
             pattern_names.append((name, m.start("name"), m.end("name"), False))
+            if m.group("kind") in ("village", "town"):
+                pattern_kind[(m.start("name"), m.end("name"))] = "settlement"
 
         # 1. gazetteer phrase matches (longest first, no overlaps)
         spans = sorted(
@@ -248,6 +261,8 @@ class PlaceFinder:
             if res is None:
                 res = self._fallback_region(regions, e)
                 source = "fallback"
+                if res is None and context_region is not None and pattern_kind.get((s, e)) == "settlement":
+                    res, source = context_region, "fallback-context"
             found.append(PlaceMention(name, s, e, res, source, in_list, _is_near(sentence, s)))
         found.sort(key=lambda p: p.start)
         return _mark_coordination(sentence, found)

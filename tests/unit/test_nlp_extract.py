@@ -207,3 +207,28 @@ def test_an_air_strike_never_borrows_a_side_without_aircraft(extractor: Extracto
     events = _by_place(extractor.extract(text, PUB))
     assert events["Kafr Zita"].perpetrator == "rebels"
     assert events["Hass"].sub_event_type is SubEventType.AIR_STRIKE and events["Hass"].perpetrator == "unknown"
+
+
+def test_an_unknown_village_falls_back_to_the_region_named_earlier_in_its_paragraph(extractor: Extractor) -> None:
+    text = (
+        "Jets struck villages in southern Idlib on Friday, rescuers said. "
+        "Two children were killed when a shell hit a school in the village of Qurqur."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    qurqur = events["Qurqur"]
+    assert qurqur.resolution is not None and qurqur.resolution.place.id == "region:southern-idlib"
+    assert qurqur.resolution.geo_precision == 3 and qurqur.killed == 2
+    assert qurqur.confidence < events["southern Idlib"].confidence + 0.01  # a weaker inference, and says so
+
+
+def test_the_region_of_another_paragraph_or_a_bare_name_is_not_borrowed(extractor: Extractor) -> None:
+    other_paragraph = (
+        "Jets struck villages in southern Idlib on Friday, rescuers said.\n\n"
+        "Two children were killed when a shell hit a school in the village of Qurqur."
+    )
+    assert "Qurqur" not in _by_place(extractor.extract(other_paragraph, PUB))
+    bare_name = (
+        "Jets struck villages in southern Idlib on Friday, rescuers said. "
+        "Two children were killed when a shell hit Kafr Qurqur."
+    )
+    assert "Kafr Qurqur" not in _by_place(extractor.extract(bare_name, PUB))
