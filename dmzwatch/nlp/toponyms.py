@@ -48,6 +48,9 @@ _DIR = r"(?:north|south|east|west|north-?east|north-?west|south-?east|south-?wes
 # "southern Idlib province", "the north of neighbouring Hama province", "the Idlib countryside",
 # "rural Aleppo", "Idlib's countryside", "northwest Syria", "Idlib province", "the Aleppo governorate"
 REGION_RE = re.compile(
+    # monitors' wording first: "the southern countryside of Idlib", "Idlib's southern countryside"
+    rf"(?:the\s+)?{_DIR}\s+countryside\s+of\s+(?:{_GOV_ALT})(?:\s+(?:province|governorate))?|"
+    rf"(?:{_GOV_ALT})(?:'s|’s)\s+{_DIR}\s+countryside|"
     rf"(?:(?:the\s+)?{_DIR}\s+(?:of\s+)?(?:(?:neighbouring|neighboring|nearby|the)\s+)?|(?:the\s+)?rural\s+|"
     rf"the\s+)?(?:{_GOV_ALT})(?:(?:'s|’s)?\s+countryside|\s+(?:province|governorate|region|city))?"
     rf"|(?:the\s+)?{_DIR}\s+Syria|\b(?:the\s+)?(?:Idlib|Hama|Aleppo|Latakia)\s+countryside",
@@ -72,8 +75,8 @@ _SUFFIX_RE = re.compile(
 _INCLUDING_RE = re.compile(rf"\b{_SETTLEMENT}\b[^.;]{{0,60}}?\bincluding\s+(?P<names>{_NAME_LIST})")
 # Names starting with a generic toponym word are places even when no pattern introduces them ("Kfr Nabouda").
 _PREFIXED_RE = re.compile(
-    r"\b(?:Kafr|Kfr|Kfar|Kafar|Kefr|Tal|Tell|Tall|Jisr|Khirbet|Khirbat|Deir|Dayr|Ain|Ayn|Maarat|Maarrat|"
-    r"Ma['’]arat|Marat|Qalaat|Qalat|Qal['’]at|Khan|Jabal|Jebel|Tel)\s+(?:al-|el-|as-|ash-|an-|ad-|ar-|at-|az-)?"
+    r"\b(?:Kafr|Kfr|Kfar|Kafar|Kefr|Tal|Tell|Tall|Jisr|Khirbet|Khirbat|Deir|Dayr|Ain|Ayn|Maarat|Maarrat|Maaret|"
+    r"Ma['’]arr?at|Ma['’]aret|Marat|Qalaat|Qalat|Qal['’]at|Khan|Jabal|Jebel|Tel)\s+(?:al-|el-|as-|ash-|an-|ad-|ar-|at-|az-)?"
     r"[A-Z][\w’'-]+"
 )
 _SPLIT_LIST = re.compile(r",\s+|,?\s+(?:and|as well as|&)\s+")

@@ -232,3 +232,27 @@ def test_the_region_of_another_paragraph_or_a_bare_name_is_not_borrowed(extracto
         "Two children were killed when a shell hit Kafr Qurqur."
     )
     assert "Kafr Qurqur" not in _by_place(extractor.extract(bare_name, PUB))
+
+
+@pytest.mark.parametrize(
+    ("phrase", "region_id"),
+    [
+        ("the southern countryside of Idlib", "region:southern-idlib"),
+        ("Idlib's southern countryside", "region:southern-idlib"),
+        ("the northern countryside of Hama province", "region:northern-hama"),
+    ],
+)
+def test_monitors_region_wording_is_the_sub_region(extractor: Extractor, phrase: str, region_id: str) -> None:
+    """Regression: "the southern countryside of Idlib" (SOHR's wording) was read as the whole governorate,
+    which is never `inside`, so an unknown village there could not alert."""
+    text = f"Two children were killed when a shell hit the village of Qurqur in {phrase} on Friday."
+    [event] = extractor.extract(text, PUB)
+    assert event.place_text == "Qurqur"
+    assert event.resolution is not None and event.resolution.place.id == region_id
+
+
+def test_an_unknown_maarrat_name_is_a_place(extractor: Extractor) -> None:
+    text = "Warplanes bombed Ma'arrat Hurmah in southern Idlib on Friday, killing three civilians."
+    [event] = extractor.extract(text, PUB)
+    assert event.place_text == "Ma'arrat Hurmah" and event.killed == 3
+    assert event.resolution is not None and event.resolution.place.id == "region:southern-idlib"
