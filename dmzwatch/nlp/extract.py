@@ -551,8 +551,22 @@ def _counted(a: _Analysis) -> bool:
     return any(c.count is not None and c.count > 0 for c in a.casualties)
 
 
+_POSSESSIVE_EVENT = re.compile(
+    r"^\s*(?:(?:[\w-]+\s+){0,2})(?:air ?strikes?|strikes?|raids?|attacks?|shelling|bombing|bombardment|blasts?|"
+    r"explosions?|massacre|clashes|barrel[- ]bombs?)\b",
+    re.IGNORECASE,
+)
+
+
 def _event_date(a: _Analysis) -> DatePhrase | None:
-    """The sentence's event date: not a "since" phrase, not a report date ("said on Thursday")."""
+    """The sentence's event date: not a "since" phrase, not a report date ("said on Thursday").
+
+    A possessive day that names the attack ("for the seven killed in Friday's air strike") is the attack's
+    date even when another day comes first ("A funeral was held on Sunday ...").
+    """
+    for d in a.dates:
+        if a.text[d.start : d.end].endswith(("'s", "’s")) and _POSSESSIVE_EVENT.match(a.text[d.end :]):
+            return d
     for d in a.dates:
         if d.since:
             continue

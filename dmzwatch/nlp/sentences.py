@@ -89,7 +89,11 @@ _BACKGROUND = re.compile(
     r"\b(?:in|during) (?:(?:early|late|mid-?)\s*)?(?:(?:January|February|March|April|May|June|July|August|"
     r"September|October|November|December) )?(?:19|20)\d\d\b|\bhome to\b|\bdisplac(?:ed|ement)\b|\brefugees\b|"
     r"\bhave fled\b|\bforced .{0,40}to flee\b|"
-    r"\bpopulation of\b|\bcensus\b",
+    r"\bpopulation of\b|\bcensus\b|"
+    # "Last year, a chemical attack ...", "the anniversary of the 2017 massacre": history recalled, not news
+    # (only as the sentence's own time: "... a zone agreed in September last year" dates the deal, not the attack)
+    r"^\W*(?:last year|earlier this year)\b|\banniversary\b|"
+    r"\b(?:the|a)\s+(?:19|20)\d\d\s+(?:[\w-]+\s+)?(?:massacre|attack|strike|bombing|siege|offensive)s?\b",
     re.IGNORECASE,
 )
 # Future and conditional: "its first stage will target", "if this happens", "could spark".

@@ -256,3 +256,9 @@ def test_an_unknown_maarrat_name_is_a_place(extractor: Extractor) -> None:
     [event] = extractor.extract(text, PUB)
     assert event.place_text == "Ma'arrat Hurmah" and event.killed == 3
     assert event.resolution is not None and event.resolution.place.id == "region:southern-idlib"
+
+
+def test_a_possessive_day_naming_the_attack_is_its_date(extractor: Extractor) -> None:
+    text = "A funeral was held in Kafr Nabl on Saturday for the six civilians killed in Thursday's air strike."
+    [event] = extractor.extract(text, PUB)  # published on Saturday 4 May 2019
+    assert event.occurred_on == date(2019, 5, 2) and event.killed == 6

@@ -36,6 +36,9 @@ def test_glued_sentences_are_split() -> None:
         ("Its first stage will target northern Latakia province.", "future"),
         ("Syrians check the damage after air strikes in Idlib [Omar Haj Kadour/AFP/Getty Images]", "caption"),
         ("“We have responded by striking their posts,” he said.", "quote"),
+        ("Last year, a chemical attack on Khan Shaykhun killed more than 80 people.", "background"),
+        ("Residents marked the anniversary of the massacre that killed 20 civilians.", "background"),
+        ("Survivors of the 2017 chemical attack on the town spoke to reporters.", "background"),
     ],
 )
 def test_vetoes(sentence: str, reason: str) -> None:
@@ -45,3 +48,7 @@ def test_vetoes(sentence: str, reason: str) -> None:
 def test_single_incident_is_not_vetoed() -> None:
     assert veto("On Friday, rebel shelling killed 10 people in the town of Maharda.") is None
     assert veto("A strike on May 4 killed two.") is None
+    # "last year" that dates something else in the sentence (the deal) is not the attack's time
+    assert (
+        veto("Mortar attacks hit villages in a zone agreed between Russia and Turkey in September last year.") is None
+    )
