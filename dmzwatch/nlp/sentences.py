@@ -107,6 +107,14 @@ _FUTURE_CI = re.compile(r"\b(?:If|Will|Would|Should)\b")
 _CAPTION = re.compile(r"\[[^\]]*(?:AFP|Getty|Reuters|Images|Photo|AP\b|Anadolu|EPA|/)[^\]]*\]|\bPhoto(?:graph)?:")
 # Quoted speech at the start: statements, rarely single incidents with a place.
 _QUOTE_START = re.compile(r"^[“\"‘]")
+# Deaths that are not political violence: an accident near Saraqib is not an incident in the zone (ACLED does
+# not code them either). "heart attack" would otherwise count as an "attack".
+_NOT_VIOLENCE = re.compile(
+    r"\b(?:traffic|car|road|bus|truck|work|industrial|mining|construction)\s+(?:accident|crash|collision)s?\b|"
+    r"\b(?:accidental(?:ly)?|drown(?:ed|ing)|electrocut\w*|heart attack|natural causes|earthquakes?|"
+    r"floods?|flash floods?|lightning|food poisoning)\b",
+    re.IGNORECASE,
+)
 
 
 def veto(sentence: str) -> str | None:
@@ -121,4 +129,6 @@ def veto(sentence: str) -> str | None:
         return "future"
     if _QUOTE_START.search(sentence):
         return "quote"
+    if _NOT_VIOLENCE.search(sentence):
+        return "not violence"
     return None

@@ -39,6 +39,9 @@ def test_glued_sentences_are_split() -> None:
         ("Last year, a chemical attack on Khan Shaykhun killed more than 80 people.", "background"),
         ("Residents marked the anniversary of the massacre that killed 20 civilians.", "background"),
         ("Survivors of the 2017 chemical attack on the town spoke to reporters.", "background"),
+        ("Two people were killed in a traffic accident on the highway near Saraqib.", "not violence"),
+        ("A man died of a heart attack in Kafr Nabl on Friday.", "not violence"),
+        ("Three children drowned in the Orontes near Jisr al-Shughur.", "not violence"),
     ],
 )
 def test_vetoes(sentence: str, reason: str) -> None:
