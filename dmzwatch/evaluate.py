@@ -221,8 +221,12 @@ def _place_matches(gaz: Gazetteer, g: GoldIncident, p: Predicted, ids: set[str],
     if g.precision == "region":
         if not p.region_level:
             return False
-        # the region itself, or its name as written ("Jabal al-Zawiya" placed at southern Idlib)
-        return p.place_id in regions or _words(p.event.place_text) in {_words(x) for x in _region_parts(g.place)}
+        # the region itself, or its name as written ("Jabal al-Zawiya" placed at southern Idlib). A village that
+        # fell back to its region ("the village of X" placed at southern Idlib) is about the village: it matches
+        # the village's own gold incident, never the region's
+        if p.place_id in regions and gaz.region(p.event.place_text) is not None:
+            return True
+        return _words(p.event.place_text) in {_words(x) for x in _region_parts(g.place)}
     if p.place_id is not None and p.place_id in ids:
         return True
     written = normalize_toponym(p.event.place_text)

@@ -1,6 +1,6 @@
 """`dmzwatch eval` on the project's own gold set (tests/fixtures/gold): the thresholds of issue 3.
 
-The 45 articles and their labels were written by hand for this project (tests/fixtures/gold/README.md).
+The 47 articles and their labels were written by hand for this project (tests/fixtures/gold/README.md).
 """
 
 from __future__ import annotations

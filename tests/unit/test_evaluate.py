@@ -161,3 +161,22 @@ def test_an_incident_filed_under_another_article_is_scored_as_given_and_reported
 def test_bad_gold_lines_say_what_is_wrong(line: str, message: str) -> None:
     with pytest.raises(GoldError, match=message):
         load_gold([line])
+
+
+def test_a_village_placed_at_a_region_is_not_absorbed_by_that_regions_gold_incident(gaz: Gazetteer) -> None:
+    """Regression: "Warplanes pounded villages in southern Idlib. ... the village of Ma'aret Hurma" (unknown,
+    placed at southern Idlib): the region's gold incident absorbed the village's event, so the village's own
+    gold incident counted as missed."""
+    gold = _gold(
+        [
+            _inc("southern countryside of Idlib", None, precision="region"),
+            _inc("Ma'aret Hurma", None, precision="village", event_type="shelling", killed=2),
+        ]
+    )
+    preds = [
+        _pred(gaz, "the southern countryside of Idlib", "southern Idlib", region=True),
+        _pred(gaz, "Ma'aret Hurma", "southern Idlib", region=True, sub=SubEventType.SHELLING, killed=2),
+    ]
+    report = evaluate(gaz, [gold], lambda g: preds)
+    assert (report.tp, report.fp, report.fn) == (2, 0, 0)
+    assert report.killed_exact.value == 1.0
