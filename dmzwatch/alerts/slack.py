@@ -134,9 +134,10 @@ def _link_url(url: str) -> str:
 
 def _killed_text(message: AlertMessage) -> str:
     text = toll_text(message.killed, message.killed_min, message.killed_max)
-    civilians = message.killed_civilians
-    if civilians and message.killed and civilians < message.killed:
-        text += f", {civilians} of them civilians"
-    elif civilians and message.killed and civilians == message.killed:
-        text += ", all civilians"
+    killed, civilians = message.killed, message.killed_civilians
+    if killed and civilians:
+        if civilians == killed:
+            text += ", all civilians"
+        elif civilians < killed:
+            text += f", {civilians} of them civilians"
     return text

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -219,15 +220,23 @@ class Extractor:
         follow_ups = 0
         prev_drafts: list[_Draft] = []
         pending: int | None = None  # a sentence with a counted toll but no place ("40 people were killed ...")
+        region_cache: dict[int, list[RegionMention]] = {}
+
+        def regions_of(j: int) -> list[RegionMention]:
+            """Region mentions of sentence j, computed once per article (the paragraph context reads back)."""
+            if j not in region_cache:
+                region_cache[j] = finder.regions(sentences[j].text)
+            return region_cache[j]
+
         for i, (s, a) in enumerate(zip(sentences, analysed, strict=True)):
             if s.title_like or not (a.triggers or a.casualties) or len(s.text) > _MAX_SENTENCE_CHARS:
                 continue
             if a.veto is not None or _has_old_date(a.dates, pub_day):
                 prev_event_sentence, prev_drafts = None, []
                 continue
-            regions = finder.regions(s.text)
+            regions = regions_of(i)
             doc = nlp.make_doc(s.text)
-            context_region = _paragraph_region(finder, sentences, i)
+            context_region = _paragraph_region(regions_of, sentences, i)
             places = [p for p in finder.places(s.text, doc, regions, context_region) if p.resolution is not None]
             if not places and self._use_ner and a.typed and _unknown_capitalised(s.text, regions):
                 places = self._ner_places(nlp, finder, s.text, regions)
@@ -584,14 +593,16 @@ def _has_old_date(dates: list[DatePhrase], pub_day: date | None) -> bool:
     return pub_day is not None and any(d.explicit and d.day is not None and d.day < pub_day - _OLD_DATE for d in dates)
 
 
-def _paragraph_region(finder: PlaceFinder, sentences: list[Sentence], i: int) -> Resolution | None:
+def _paragraph_region(
+    regions_of: Callable[[int], list[RegionMention]], sentences: list[Sentence], i: int
+) -> Resolution | None:
     """The last sub-national region named before sentence ``i`` in its paragraph ("... in the southern
     countryside of Idlib. Two children were killed in the village of X"), or None."""
     paragraph = sentences[i].paragraph
     for j in range(i - 1, -1, -1):
         if sentences[j].paragraph != paragraph:
             break
-        for r in reversed(finder.regions(sentences[j].text)):
+        for r in reversed(regions_of(j)):
             if r.resolution is not None and r.resolution.place.kind != "country":
                 return r.resolution
     return None

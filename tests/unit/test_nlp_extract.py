@@ -9,6 +9,7 @@ import pytest
 
 from dmzwatch.geo import Gazetteer
 from dmzwatch.nlp.extract import Extractor
+from dmzwatch.nlp.toponyms import PlaceMention
 from dmzwatch.records import ExtractedEvent, SubEventType
 
 PLACES = [
@@ -42,6 +43,12 @@ def extractor(tmp_path_factory: pytest.TempPathFactory) -> Extractor:
 
 def _by_place(events: list[ExtractedEvent]) -> dict[str, ExtractedEvent]:
     return {e.place_text: e for e in events}
+
+
+def _place_mentions(extractor: Extractor, text: str) -> list[PlaceMention]:
+    """The place finder's mentions for one sentence, as extraction sees them before NER."""
+    nlp, finder = extractor._load()
+    return finder.places(text, nlp.make_doc(text), finder.regions(text))
 
 
 def test_relevance_needs_a_place_and_a_trigger(extractor: Extractor) -> None:
@@ -157,8 +164,7 @@ def test_a_spelling_that_normalises_to_a_gazetteer_name_is_a_place_and_relevant(
     unless NER happened to tag it, and an article naming only such a spelling failed the pre-filter."""
     text = f"Government shelling killed two civilians in {spelling} on Monday."
     assert extractor.is_relevant(text)
-    nlp, finder = extractor._load()
-    [mention] = finder.places(text, nlp.make_doc(text), finder.regions(text))
+    [mention] = _place_mentions(extractor, text)
     assert mention.source == "gazetteer" and mention.text == spelling
     assert mention.resolution is not None and mention.resolution.place.id == place_id
 
@@ -167,9 +173,8 @@ def test_a_bare_name_that_only_fuzzy_matches_is_not_a_gazetteer_place(extractor:
     text = "Government shelling killed two civilians in Saraqyb in southern Idlib on Monday."
     fuzzy = extractor._gaz.resolve("Saraqyb", admin1_hint="Idlib")
     assert fuzzy is not None and fuzzy.method == "fuzzy"  # the gazetteer alone would take it ...
-    nlp, finder = extractor._load()
     # ... the text pass does not (NER may still propose it later, as weaker evidence)
-    assert [m for m in finder.places(text, nlp.make_doc(text), finder.regions(text)) if m.text == "Saraqyb"] == []
+    assert [m for m in _place_mentions(extractor, text) if m.text == "Saraqyb"] == []
 
 
 def test_a_car_bomb_further_down_does_not_borrow_the_leads_attacker(extractor: Extractor) -> None:
