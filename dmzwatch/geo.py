@@ -260,14 +260,17 @@ def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(a))
 
 
-def _read_tsv(path: Path) -> list[dict[str, str]]:
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    """Rows of a gazetteer TSV (header line, ``#`` comment lines skipped, values stripped); the build script
+    reads the hand-kept files with it too, so both see them alike."""
     with path.open(encoding="utf-8", newline="") as fh:
         lines = (line for line in fh if not line.startswith("#"))
         rows = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
         return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in rows]
 
 
-def _split_alts(value: str) -> tuple[str, ...]:
+def split_alts(value: str) -> tuple[str, ...]:
+    """``a|b|c`` alternate names as a tuple, blanks dropped."""
     return tuple(a.strip() for a in value.split("|") if a.strip())
 
 
@@ -342,7 +345,7 @@ class Gazetteer:
     def load(cls, directory: Path) -> Gazetteer:
         """Read ``places.tsv``, ``aliases.tsv`` and ``regions.tsv`` from ``directory``."""
         entries = []
-        for row in _read_tsv(directory / "places.tsv"):
+        for row in read_tsv(directory / "places.tsv"):
             place = Place(
                 id=row["id"],
                 name=row["name"],
@@ -351,17 +354,17 @@ class Gazetteer:
                 lon=float(row["lon"]),
                 kind=_kind(row["kind"]),
             )
-            names = (row["name"], *_split_alts(row.get("alt_names", "")))
+            names = (row["name"], *split_alts(row.get("alt_names", "")))
             population = int(row.get("population") or 0)
             entries.append(_Entry(place, names, row.get("source", ""), population))
         aliases: list[tuple[str, str]] = []
         alias_path = directory / "aliases.tsv"
         if alias_path.exists():
-            aliases = [(r["alias"], r["place_id"]) for r in _read_tsv(alias_path) if r.get("alias")]
+            aliases = [(r["alias"], r["place_id"]) for r in read_tsv(alias_path) if r.get("alias")]
         regions: list[tuple[Place, tuple[str, ...]]] = []
         region_path = directory / "regions.tsv"
         if region_path.exists():
-            for row in _read_tsv(region_path):
+            for row in read_tsv(region_path):
                 place = Place(
                     id=row["id"],
                     name=row["name"],
@@ -370,7 +373,7 @@ class Gazetteer:
                     lon=float(row["lon"]),
                     kind=_kind(row["kind"]),
                 )
-                regions.append((place, _split_alts(row.get("alt_names", ""))))
+                regions.append((place, split_alts(row.get("alt_names", ""))))
         return cls(entries, aliases, regions)
 
     # --- lookups -----------------------------------------------------------------------------------------

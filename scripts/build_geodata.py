@@ -45,7 +45,7 @@ from shapely.ops import linemerge, polylabel, unary_union
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dmzwatch.geo import normalize_toponym  # noqa: E402 - the runtime's normalisation, so keys agree
+from dmzwatch.geo import normalize_toponym, read_tsv, split_alts  # noqa: E402 - the runtime's, so keys agree
 
 # OCHA COD-AB NAME_EN → the governorate names used throughout dmzwatch.
 OCHA_TO_ADMIN1 = {
@@ -441,19 +441,17 @@ def load_additions(path: Path, polys: dict[str, Any], known: list[Row]) -> tuple
     problems: list[str] = []
     if not path.exists():
         return rows, problems
-    with path.open(encoding="utf-8", newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#")]
-    for rec in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
-        name = (rec.get("name") or "").strip()
+    for rec in read_tsv(path):
+        name = rec.get("name", "")
         if not name:
             continue
         lat, lon = float(rec["lat"]), float(rec["lon"])
         admin1 = admin1_at(polys, lat, lon)
         if admin1 != rec["admin1"]:
             problems.append(f"addition {name!r}: claims {rec['admin1']!r} but lies in {admin1!r}")
-        if not (rec.get("source_url") or "").startswith("http"):
+        if not rec.get("source_url", "").startswith("http"):
             problems.append(f"addition {name!r}: no source_url for its coordinates")
-        alts = [a.strip() for a in (rec.get("alt_names") or "").split("|") if a.strip()]
+        alts = list(split_alts(rec.get("alt_names", "")))
         keys = {normalize_toponym(n) for n in [name, *alts]}
         for other in known:
             if haversine_km(lat, lon, other.lat, other.lon) <= MERGE_KM and keys & {
@@ -924,9 +922,7 @@ def check_aliases(path: Path, places: list[Row]) -> list[str]:
     for p in places:
         for name in [p.name, *p.alts]:
             exact[normalize_toponym(name)].add(p.id)
-    with path.open(encoding="utf-8", newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#")]
-    for rec in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
+    for rec in read_tsv(path):
         alias, place_id = rec.get("alias"), rec.get("place_id")
         if not alias:
             continue
