@@ -253,7 +253,7 @@ class _Entry:
         return "wiki" in self.source
 
 
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -457,7 +457,7 @@ class Gazetteer:
         for dr in (-1, 0, 1):
             for dc in (-1, 0, 1):
                 for lat, lon in cells.get((row + dr, col + dc), ()):
-                    if _haversine_km(place.lat, place.lon, lat, lon) <= NEAR_HINT_KM:
+                    if haversine_km(place.lat, place.lon, lat, lon) <= NEAR_HINT_KM:
                         return True
         return False
 
@@ -518,7 +518,7 @@ class Gazetteer:
             if best_score - other_score > FUZZY_AMBIGUITY_MARGIN:
                 break
             other = self._entries[other_id].place
-            if _haversine_km(best.lat, best.lon, other.lat, other.lon) > _SAME_PLACE_KM:
+            if haversine_km(best.lat, best.lon, other.lat, other.lon) > _SAME_PLACE_KM:
                 return None  # two different places fit about equally well: do not guess
         return Resolution(best, 1, "fuzzy", round(best_score, 3))
 

@@ -47,6 +47,8 @@ _CIVILIAN_NOUNS = {
     "volunteer", "volunteers", "rescuer", "rescuers", "paramedic", "paramedics", "journalist", "journalists",
     "son", "sons", "daughter", "daughters", "brother", "brothers", "sister", "sisters", "mother", "mothers",
     "father", "fathers", "husband", "wife", "relatives", "grandchildren", "nephew", "niece", "cousin", "cousins",
+    "female", "females", "patient", "patients", "teenager", "teenagers", "elderly", "youth", "youths",
+    "minor", "minors", "displaced",
 }  # fmt: skip
 _VICTIM_NOUNS = _CIVILIAN_NOUNS | {
     "people", "person", "persons", "man", "men", "soldier", "soldiers", "fighter", "fighters", "member", "members",
@@ -142,7 +144,8 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
 _SINGULAR_VICTIMS = {
     "civilian", "child", "woman", "man", "girl", "boy", "infant", "baby", "soldier", "fighter", "person",
     "resident", "farmer", "shepherd", "student", "worker", "teenager", "member", "officer", "commander", "doctor",
-    "nurse", "teacher", "journalist", "volunteer", "paramedic", "driver", "elderly",
+    "nurse", "teacher", "journalist", "volunteer", "paramedic", "driver", "elderly", "female", "patient",
+    "youth", "minor",
     "son", "daughter", "brother", "sister", "mother", "father", "husband", "wife", "nephew", "niece", "cousin",
 }  # fmt: skip
 # "his son", "her neighbour's son", "their mother": one victim; "her two daughters": the number decides
@@ -245,6 +248,14 @@ def _with_including(toks: list[_Tok], p: _NumPhrase, depth: int) -> _NumPhrase:
             if civ is None and sub.civilians is not None:
                 civ = sub.civilians
             end = sub.end
+            # "including two children and a female, were killed": the rest of the aside up to its comma
+            aside = end
+            while aside < len(toks) and aside - end < 6 and (_is_word(toks[aside].low) or toks[aside].low.isdigit()):
+                if toks[aside].low in _STOP - {"and"}:
+                    break
+                aside += 1
+            if aside < len(toks) and toks[aside].text == "," and aside > end:
+                end = aside
             if end < len(toks) and toks[end].text == ",":
                 end += 1
             return _NumPhrase(p.count, civ, p.start, end, p.vague)

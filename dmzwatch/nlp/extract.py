@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dmzwatch.geo import normalize_toponym
+from dmzwatch.geo import haversine_km, normalize_toponym
 from dmzwatch.nlp.actors import Actor, pick_perpetrator
 from dmzwatch.nlp.casualties import Casualty, find_casualties
 from dmzwatch.nlp.dates import DatePhrase, find_dates, local_day
@@ -87,6 +87,9 @@ _CLAUSE_BREAK = re.compile(
 # a place named in passing ("the Morek crossing was closed ...; fighting") does not.
 _MAX_PLACE_TRIGGER_CHARS = 130
 _FAR = 400
+# A sub-region's representative point is the median of its places; this radius holds most of a directional
+# third of a governorate ("southern Idlib") without reaching the other side of it.
+_REGION_COVER_KM = 30.0
 _MAX_FOLLOW_UPS = 2  # sentences after an event sentence that may still complete it
 # Longer "sentences" are tables, lists or run-on garbage, not prose stating an incident; reading them costs
 # quadratic time in the number of names and triggers, so they are skipped.
@@ -799,22 +802,31 @@ def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
 
 
 def _drop_summary_regions(drafts: list[_Draft]) -> list[_Draft]:
-    """A region-level event next to (±1 sentence) a specific place of the same type in the same governorate is
-    the summary of that place's event ("barrel bombs on Idlib villages. Three died in Ariha ..."): drop it."""
+    """A region-level event is kept only when no specific place of the article lies in that region.
+
+    "barrel bombs on Idlib villages. Three died in Ariha ...", "Russian jets pounded southern Idlib" in a lead
+    whose villages follow, a summary or background sentence about the region: the region event would duplicate
+    the villages' incidents or invent one (and a governorate-level event is never a place an analyst can act on).
+    A governorate covers every place in it; a sub-region ("southern Idlib", "the western countryside of Daraa")
+    the places of its governorate within ``_REGION_COVER_KM`` of its representative point.
+    """
     specific = [d for d in drafts if d.resolution.method != "region"]
     out = []
     for d in drafts:
-        if d.resolution.method == "region" and not d.fallback:
-            admin1 = d.resolution.place.admin1
-            if any(
-                abs(o.sentence_index - d.sentence_index) <= 1
-                and o.sub_event_type is d.sub_event_type
-                and o.resolution.place.admin1 == admin1
-                for o in specific
-            ):
-                continue
+        covered = any(_covers(d.resolution, o.resolution) for o in specific)
+        if d.resolution.method == "region" and not d.fallback and covered:
+            continue
         out.append(d)
     return out
+
+
+def _covers(region: Resolution, res: Resolution) -> bool:
+    r, p = region.place, res.place
+    if r.admin1 != p.admin1:
+        return False
+    if r.kind == "governorate":
+        return True
+    return haversine_km(r.lat, r.lon, p.lat, p.lon) <= _REGION_COVER_KM
 
 
 def _dedupe(drafts: list[_Draft]) -> list[_Draft]:

@@ -59,7 +59,10 @@ REGION_RE = re.compile(
 _REGION_CASED = re.compile(rf"(?:{_GOV_ALT})|Syria", re.IGNORECASE)
 
 # A capitalised name, allowing lower-case articles inside ("Qalaat al-Madiq", "Jisr al-Shughur", "Kafr Nabl").
-_NAME = r"(?:[Aa]l-|[Ee]l-)?[A-Z][\w’'`-]*(?:\s(?:al-|el-|as-|ash-|ad-|ar-|an-|at-|az-|ez-)?[A-Z][\w’'`-]*){0,3}"
+_NAME = (
+    r"(?:[Aa]l-|[Ee]l-)?[A-Z][\w’'`-]*"
+    r"(?:\s(?:al-|el-|as-|ash-|ad-|ar-|an-|at-|az-|ez-|al\s|el\s)?[A-Z][\w’'`-]*){0,3}"
+)
 _NAME_RE = re.compile(_NAME)
 _NAME_LIST = rf"{_NAME}(?:,\s+{_NAME})*(?:,?\s+(?:and|as well as|&)\s+{_NAME})?"
 _SETTLEMENT = (
@@ -93,6 +96,16 @@ _NOT_NAMES = {
 _DESCRIPTOR = re.compile(
     r"-(?:majority|held|controlled|backed|led|run|based|owned|populated|affiliated|linked|allied|dominated)\b"
 )
+
+# Capitalised words coordinated with a place that are not places themselves ("Russian and Syrian", "Hama and
+# Idlib provinces" are handled as regions before this is consulted).
+_NOT_SIBLING = re.compile(
+    r"(?:Russian|Syrian|Turkish|Iranian|Kurdish|American|Regime|Government|Army|Forces|Rebels?|Jihadis?|HTS|"
+    r"NLF|SDF|SOHR|UN|US|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|"
+    r"April|May|June|July|August|September|October|November|December)\b"
+)
+
+_REGION_OF = re.compile(r"\b(?:countryside|province|governorate|rural|region|outskirts)\s+(?:of\s+)?$", re.I)
 
 _NEAR_RE = re.compile(
     r"\b(?:near|outskirts of|around|close to|vicinity of|north of|south of|east of|west of)\s+"
@@ -268,7 +281,63 @@ class PlaceFinder:
                     res, source = context_region, "fallback-context"
             found.append(PlaceMention(name, s, e, res, source, in_list, _is_near(sentence, s)))
         found.sort(key=lambda p: p.start)
+        found = self._list_siblings(sentence, found, taken, region_spans, regions, context_region)
         return _mark_coordination(sentence, found)
+
+    def _list_siblings(
+        self,
+        sentence: str,
+        found: list[PlaceMention],
+        taken: list[tuple[int, int]],
+        region_spans: list[tuple[int, int]],
+        regions: list[RegionMention],
+        context_region: Resolution | None,
+    ) -> list[PlaceMention]:
+        """Unknown names coordinated with a known place are places too: "shelled Kafr Nabl, Tarmala, Basqala and
+        Hass", where only two are in the gazetteer, is four village incidents, not two plus a region.
+
+        An unknown sibling keeps its own name and is located by its context (the region named after it, else
+        the paragraph's region, else the governorate of its known siblings), geo_precision 3, source
+        "fallback": a place the text names is never dropped and never merged into a region event.
+        """
+        if not found:
+            return found
+        candidates: list[tuple[str, int, int]] = []
+        for m in _NAME_RE.finditer(sentence):
+            name = _TRAILING_NOISE.sub("", m.group(0))
+            s, e = m.start(), m.start() + len(name)
+            if any(a < e and s < b for a, b in [*taken, *region_spans]):
+                continue
+            if name.lower() in _NOT_NAMES or len(name) < 3 or _DESCRIPTOR.search(name) or _NOT_SIBLING.match(name):
+                continue
+            if _REGION_OF.search(sentence[max(0, s - 30) : s]):
+                continue  # "the southern countryside of Idlin": a misspelt governorate, not a village
+            candidates.append((name, s, e))
+        if not candidates:
+            return found
+        anchors = [p for p in found if p.resolution is not None and p.source != "fallback"]
+        admin1s = {p.resolution.place.admin1 for p in anchors if p.resolution is not None and p.resolution.place.admin1}
+        added: list[PlaceMention] = []
+        changed = True
+        while changed:
+            changed = False
+            members = sorted([*found, *added], key=lambda p: p.start)
+            for name, s, e in candidates:
+                if any(p.start == s for p in added):
+                    continue
+                linked = any(
+                    _COORD.fullmatch(sentence[e : p.start]) or _COORD.fullmatch(sentence[p.end : s]) for p in members
+                )
+                if not linked:
+                    continue
+                res = self._fallback_region(regions, e) or context_region
+                if res is None and len(admin1s) == 1:
+                    res = self._gaz.region(str(next(iter(admin1s))))
+                if res is None:
+                    continue
+                added.append(PlaceMention(name, s, e, res, "fallback", True, _is_near(sentence, s)))
+                changed = True
+        return sorted([*found, *added], key=lambda p: p.start)
 
     def resolve_entity(self, text: str, sentence: str, end: int, regions: list[RegionMention]) -> Resolution | None:
         """Resolve an NER entity the other passes missed (no region fallback: NER alone is weak evidence)."""

@@ -81,3 +81,8 @@ def test_a_joint_toll_broken_down_by_place_gives_each_share() -> None:
     sentence = "The toll has risen to 11 civilians: six in the town of Ariha, and five in Maarat Misrin."
     counts = [c.count for c in find_casualties(sentence) if c.kind == "killed"]
     assert counts == [11, 6, 5]
+
+
+def test_an_including_aside_runs_to_its_comma() -> None:
+    text = "eight people, including two children and a female, were killed in rocket fire on Ariha"
+    assert _first(text, "killed") == (8, 3)

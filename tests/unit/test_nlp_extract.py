@@ -267,3 +267,32 @@ def test_a_possessive_day_naming_the_attack_is_its_date(extractor: Extractor) ->
     text = "A funeral was held in Kafr Nabl on Saturday for the six civilians killed in Thursday's air strike."
     [event] = extractor.extract(text, PUB)  # published on Saturday 4 May 2019
     assert event.occurred_on == date(2019, 5, 2) and event.killed == 6
+
+
+def test_unknown_names_listed_with_a_known_place_are_village_events(extractor: Extractor) -> None:
+    # Tarmala and Basqala are not in this gazetteer: listed with Kafr Nabl and Hass they are villages too,
+    # placed by the region named after the list, never dropped and never turned into one region event
+    text = "Regime artillery shelled Kafr Nabl, Tarmala, Basqala and Hass in southern Idlib on Friday."
+    events = _by_place(extractor.extract(text, PUB))
+    assert set(events) == {"Kafr Nabl", "Tarmala", "Basqala", "Hass"}
+    for name in ("Tarmala", "Basqala"):
+        assert events[name].resolution is not None
+        assert events[name].resolution.place.id == "region:southern-idlib"
+        assert events[name].sub_event_type is SubEventType.SHELLING
+    assert events["Kafr Nabl"].resolution is not None and events["Kafr Nabl"].resolution.geo_precision == 1
+
+
+def test_a_misspelt_governorate_in_a_list_is_not_a_village(extractor: Extractor) -> None:
+    text = "Regime forces shelled Hass in the southern countryside of Idlin and Saraqib, wounding two."
+    assert set(_by_place(extractor.extract(text, PUB))) == {"Hass", "Saraqib"}
+
+
+def test_a_region_covered_by_a_village_event_of_the_article_is_dropped(extractor: Extractor) -> None:
+    # the lead's region summarises the village reports below it; Hama has no village event, so it stays
+    text = (
+        "Russian warplanes pounded southern Idlib and northern Hama on Friday.\n\n"
+        "The monitor said the jets killed three civilians in Kafr Nabl and wounded two in Hass."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert "southern Idlib" not in events
+    assert {"Kafr Nabl", "Hass", "northern Hama"} <= set(events)
