@@ -299,6 +299,8 @@ class Row:
     source: str = ""
     population: int = 0
     gn_names: set[str] = field(default_factory=set)  # normalised keys of GeoNames names, for merging
+    name_ar: str = ""  # Arabic name, where a village page gives it
+    pcode: str = ""  # OCHA community P-code, where a village page gives it
 
 
 def load_admin1(shared: Path) -> dict[str, Any]:
@@ -471,6 +473,100 @@ def load_additions(path: Path, polys: dict[str, Any], known: list[Row]) -> tuple
             )
         )
     return rows, problems
+
+
+VILLAGE_KINDS = ("village", "town", "city", "site")
+# Village pages often give coordinates rounded to the minute (~1.5 km), so two neighbours can share a point
+# (al-Quniyah and al-Yacoubiyah): a spelling variant must be much closer than the GeoNames/NW merge asks.
+VILLAGE_FUZZY_RATIO = 0.85
+
+
+def load_villages(directory: Path, polys: dict[str, Any], known: list[Row]) -> tuple[list[Row], list[str], list[str]]:
+    """Village pages mined from stored encyclopedia copies (``config/gazetteer/villages/*.tsv``).
+
+    Each row cites the page its coordinates come from. A row must lie in the governorate it claims (point in
+    polygon) and carry a source URL. A row that is a place already present (same normalised name or alternate
+    within MERGE_KM, or a near-identical name within FUZZY_MERGE_KM) adds its spellings, Arabic name and P-code
+    to that place and keeps its id; otherwise it is a new place ``vl:<slug>``. Returns (new rows, merge log,
+    problems).
+    """
+    rows: list[Row] = []
+    log: list[str] = []
+    problems: list[str] = []
+    if not directory.is_dir():
+        return rows, log, problems
+    taken_ids = {r.id for r in known}
+    for path in sorted(directory.glob("*.tsv")):
+        for rec in read_tsv(path):
+            name = fold(rec.get("name", "")).strip()  # the shipped tables are ASCII-folded (Ma‘arrat → Ma'arrat)
+            if not name:
+                continue
+            where = f"{path.name}: {name!r}"
+            try:
+                lat, lon = float(rec["lat"]), float(rec["lon"])
+            except (KeyError, ValueError):
+                problems.append(f"{where}: bad coordinates {rec.get('lat')!r}, {rec.get('lon')!r}")
+                continue
+            admin1 = admin1_at(polys, lat, lon)
+            if admin1 != rec.get("admin1"):
+                problems.append(f"{where}: claims {rec.get('admin1')!r} but lies in {admin1!r}")
+                continue
+            if not rec.get("source_url", "").startswith("http"):
+                problems.append(f"{where}: no source_url for its coordinates")
+                continue
+            kind = rec.get("kind") or "village"
+            if kind not in VILLAGE_KINDS:
+                problems.append(f"{where}: kind {kind!r} not in {VILLAGE_KINDS}")
+                continue
+            alts = [fold(a) for a in split_alts(rec.get("alt_names", "")) if is_latin(a)]
+            keys = {normalize_toponym(n) for n in [name, *alts]} - {""}
+            same = _same_place(lat, lon, keys, [*known, *rows])
+            if same is not None:
+                d = haversine_km(lat, lon, same.lat, same.lon)
+                log.append(f"village\t{path.name}\t{name}\t{same.id}\t{same.name}\t{d:.2f} km")
+                same.alts = [*same.alts, *(a for a in [name, *alts] if a != same.name and a not in same.alts)]
+                same.name_ar = same.name_ar or rec.get("name_ar", "")
+                same.pcode = same.pcode or rec.get("pcode", "")
+                if "village-pages" not in same.source:
+                    same.source = f"{same.source}+village-pages" if same.source else "village-pages"
+                continue
+            row_id = f"vl:{slugify(name)}"
+            if row_id in taken_ids:
+                row_id = f"{row_id}-{slugify(admin1 or '')}"
+            taken_ids.add(row_id)
+            rows.append(
+                Row(
+                    id=row_id,
+                    name=name,
+                    admin1=admin1 or rec["admin1"],
+                    lat=lat,
+                    lon=lon,
+                    kind=kind,
+                    alts=alts,
+                    source="village-pages",
+                    name_ar=rec.get("name_ar", ""),
+                    pcode=rec.get("pcode", ""),
+                )
+            )
+    return rows, log, problems
+
+
+def _same_place(lat: float, lon: float, keys: set[str], rows: list[Row]) -> Row | None:
+    """The nearest row that is this place: a shared normalised name within MERGE_KM, or a near-identical one
+    (ratio >= VILLAGE_FUZZY_RATIO) within FUZZY_MERGE_KM."""
+    best: tuple[float, Row] | None = None
+    for r in rows:
+        d = haversine_km(lat, lon, r.lat, r.lon)
+        if d > MERGE_KM:
+            continue
+        theirs = {normalize_toponym(n) for n in [r.name, *r.alts]}
+        if not (keys & theirs) and not (
+            d <= FUZZY_MERGE_KM and max((ratio(a, b) for a in keys for b in theirs), default=0) >= VILLAGE_FUZZY_RATIO
+        ):
+            continue
+        if best is None or d < best[0]:
+            best = (d, r)
+    return best[1] if best is not None else None
 
 
 def merge(gn: list[Row], nw: list[Row]) -> tuple[list[Row], list[str]]:
@@ -867,7 +963,11 @@ def write_places(path: Path, rows: list[Row]) -> None:
         return (0, int(r.id[3:]), "") if r.id.startswith("gn:") else (1, 0, r.id)
 
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write(SEP.join(["id", "name", "admin1", "lat", "lon", "kind", "alt_names", "source", "population"]))
+        fh.write(
+            SEP.join(
+                ["id", "name", "admin1", "lat", "lon", "kind", "alt_names", "source", "population", "name_ar", "pcode"]
+            )
+        )
         fh.write("\n")
         for r in sorted(rows, key=sort_key):
             alts = [clean(a) for a in r.alts if clean(a) and clean(a) != r.name]
@@ -884,6 +984,8 @@ def write_places(path: Path, rows: list[Row]) -> None:
                         "|".join(alts),
                         r.source,
                         str(r.population),
+                        clean(r.name_ar),
+                        clean(r.pcode),
                     ]
                 )
                 + "\n"
@@ -976,6 +1078,12 @@ def main(argv: list[str] | None = None) -> int:
     places, log = merge(gn, nw)
     additions, addition_problems = load_additions(REPO / "config" / "gazetteer" / "additions.tsv", polys, places)
     places += additions
+    villages, village_log, village_problems = load_villages(REPO / "config" / "gazetteer" / "villages", polys, places)
+    places += villages
+    print(
+        f"village pages: {len(villages) + len(village_log)} rows; {len(village_log)} completed a place already "
+        f"present, {len(villages)} new places"
+    )
     n_merged = len(log)
     print(
         f"GeoNames SY rows: {len(gn)}; NW rows: {len(nw)}; merged: {n_merged} "
@@ -983,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
         f"by near-identical name); places written: {len(places)}"
     )
     if args.merge_log:
-        args.merge_log.write_text("\n".join(log) + "\n", encoding="utf-8")
+        args.merge_log.write_text("\n".join([*log, *village_log]) + "\n", encoding="utf-8")
 
     gaz = args.out / "config" / "gazetteer"
     zones_dir = args.out / "config" / "zones"
@@ -1002,7 +1110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"contact line {stats['line_km']} km; file {zone_path.stat().st_size / 1024:.0f} KB"
     )
 
-    problems = addition_problems + check_aliases(gaz / "aliases.tsv", places)
+    problems = addition_problems + village_problems + check_aliases(gaz / "aliases.tsv", places)
     problems += check_reference_towns(args.shared, zones_dir)
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
