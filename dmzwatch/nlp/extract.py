@@ -85,7 +85,7 @@ _CLAUSE_BREAK = re.compile(
 )
 # A place (or region) must be this close to a trigger or casualty figure of its own clause to carry an event:
 # a place named in passing ("the Morek crossing was closed ...; fighting") does not.
-_MAX_PLACE_TRIGGER_CHARS = 130
+_MAX_PLACE_TRIGGER_CHARS = 200
 _FAR = 400
 # A sub-region's representative point is the median of its places; this radius holds most of a directional
 # third of a governorate ("southern Idlib") without reaching the other side of it.

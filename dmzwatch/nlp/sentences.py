@@ -49,6 +49,7 @@ def split_sentences(text: str) -> list[Sentence]:
             pieces.append((pos, m.start()))
             pos = m.end()
         pieces.append((pos, len(raw)))
+        pieces = [clause for a, b in pieces for clause in _clauses(raw, a, b)]
         for a, b in pieces:
             seg = raw[a:b]
             lead = len(seg) - len(seg.lstrip())
@@ -58,6 +59,38 @@ def split_sentences(text: str) -> list[Sentence]:
             s = base + a + lead
             out.append(Sentence(seg, s, s + len(seg), para, title_like))
         para += 1
+    return out
+
+
+# Monitors' bulletins run many reports into one sentence ("... shelled A and B, while warplanes struck C, also
+# the regime forces fired 300 shells on places in ..."). Each such clause has its own subject, weapon, place and
+# hedges, so it is read as a sentence of its own: a veto ("more than 300 shells on places", "the toll is expected
+# to rise") then applies to its clause, not to the reports beside it. Only strong joints split: a semicolon,
+# "while"/"whereas", ", also", ", meanwhile", and "as" opening a new clause ("... as the attack left 26 injured").
+_CLAUSE_JOINT = re.compile(
+    r";\s+|,?\s+(?=(?:while|whereas)\s+(?:the|a|an|regime|russian|government|turkish|its|their|[A-Z]\w+)\b)|"
+    r",\s+(?=(?:and\s+)?(?:also|meanwhile)\b)|"
+    # ", and the Russian warplanes carried out ...": a second actor's report
+    r",\s+and\s+(?=(?:the\s+)?(?:Russian|Syrian|regime(?:'s|’s)?|Turkish|government|Israeli|coalition)\s+"
+    r"(?:warplanes|jets|aircraft|helicopters|drones|forces|army|artillery|troops)\b)|(?<!such)(?<!well)(?<!same)(?<!known)\s+(?=as\s+(?:the|a|an)\s+\w+\s+"
+    r"(?:left|killed|wounded|injured|hit|struck|targeted)\b)",
+)
+_MIN_CLAUSE_CHARS = 25  # shorter pieces ("while fleeing") stay with their sentence
+
+
+def _clauses(raw: str, a: int, b: int) -> list[tuple[int, int]]:
+    """Split raw[a:b] at strong clause joints; pieces too short to state an event stay joined."""
+    cuts = [m for m in _CLAUSE_JOINT.finditer(raw, a, b)]
+    if not cuts:
+        return [(a, b)]
+    out: list[tuple[int, int]] = []
+    start = a
+    for m in cuts:
+        if m.start() - start < _MIN_CLAUSE_CHARS or b - m.end() < _MIN_CLAUSE_CHARS:
+            continue
+        out.append((start, m.start()))
+        start = m.end()
+    out.append((start, b))
     return out
 
 

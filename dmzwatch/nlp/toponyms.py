@@ -302,7 +302,10 @@ class PlaceFinder:
         """
         if not found:
             return found
-        candidates: list[tuple[str, int, int]] = []
+        # pattern names nothing could place ("Ma'aret Hurmah" with no region after it) are candidates too
+        unplaced = [p for p in found if p.resolution is None]
+        found = [p for p in found if p.resolution is not None]
+        candidates: list[tuple[str, int, int]] = [(p.text, p.start, p.end) for p in unplaced]
         for m in _NAME_RE.finditer(sentence):
             name = _TRAILING_NOISE.sub("", m.group(0))
             s, e = m.start(), m.start() + len(name)

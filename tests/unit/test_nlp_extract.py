@@ -296,3 +296,12 @@ def test_a_region_covered_by_a_village_event_of_the_article_is_dropped(extractor
     events = _by_place(extractor.extract(text, PUB))
     assert "southern Idlib" not in events
     assert {"Kafr Nabl", "Hass", "northern Hama"} <= set(events)
+
+
+def test_an_unplaced_list_member_is_placed_by_its_known_siblings(extractor: Extractor) -> None:
+    # "Maaret Hurmah" is a Ma'arat-prefixed name this gazetteer lacks, with no region after it
+    text = "Regime warplanes struck Hass, Saraqib and Maaret Hurmah on Friday."
+    events = _by_place(extractor.extract(text, PUB))
+    assert set(events) == {"Hass", "Saraqib", "Maaret Hurmah"}
+    unknown = events["Maaret Hurmah"].resolution
+    assert unknown is not None and unknown.place.id == "gov:idlib" and unknown.geo_precision == 3

@@ -55,3 +55,31 @@ def test_single_incident_is_not_vetoed() -> None:
     assert (
         veto("Mortar attacks hit villages in a zone agreed between Russia and Turkey in September last year.") is None
     )
+
+
+def test_a_monitor_bulletin_is_read_clause_by_clause() -> None:
+    text = (
+        "Regime forces shelled Kafr Nabl and Hass with rockets after midnight, while regime warplanes struck "
+        "Khan Shaykhun at dawn, and the Russian warplanes carried out 15 raids on Kabani, also the regime forces "
+        "fired more than 300 shells on places in southern Idlib since the morning."
+    )
+    clauses = [s.text for s in split_sentences(text)]
+    assert clauses == [
+        "Regime forces shelled Kafr Nabl and Hass with rockets after midnight",
+        "while regime warplanes struck Khan Shaykhun at dawn",
+        "the Russian warplanes carried out 15 raids on Kabani",
+        "also the regime forces fired more than 300 shells on places in southern Idlib since the morning.",
+    ]
+    # offsets still point into the article
+    for s in split_sentences(text):
+        assert text[s.start : s.end] == s.text
+    # the aggregate clause is vetoed alone, not the reports beside it
+    assert [veto(c) for c in clauses][:3] == [None, None, None]
+
+
+def test_short_or_idiomatic_joints_do_not_split() -> None:
+    for text in (
+        "A child was killed while fleeing the shelling of Ariha.",
+        "Shells hit Sarmin as well as the nearby village of Taftanaz, wounding two.",
+    ):
+        assert len(split_sentences(text)) == 1
