@@ -302,7 +302,8 @@ def find_casualties(sentence: str) -> list[Casualty]:
         if active and i + 2 < len(toks) and toks[i + 1].low == "and" and toks[i + 2].low in _KILL_ACTIVE:
             continue
         if active:
-            p = _phrase_at(toks, i + 1, need_noun=False)
+            # "executed several airstrikes": a verb of direct violence needs a victim, not a bare figure
+            p = _phrase_at(toks, i + 1, need_noun=w in ("executed", "executing", "assassinated"))
             if p is not None and (p.count is not None or p.vague) and not _is_passive(toks, i):
                 # The bare-number fallback must not read "killed 2011" style years or "killed in 2 raids".
                 if p.count is not None and p.count > 1900 and p.end == p.start + 1:

@@ -551,7 +551,16 @@ _LANDMARK_BEFORE = re.compile(
 )
 
 
+# "al-Bara in Jabal al-Zawiyah", "Kabani area in Jabal al-Akrad": the second name only says where the first is
+_LOCATED_IN = re.compile(
+    r"\s*,?\s*(?:(?:area|village|town|city|hill|district|neighbou?rhood|camp|post)\s+)?in\s+(?:the\s+)?",
+    re.IGNORECASE,
+)
+
+
 def _landmark(p: PlaceMention, places: list[PlaceMention], text: str) -> bool:
+    if any(q.end <= p.start and _LOCATED_IN.fullmatch(text[q.end : p.start]) for q in places):
+        return True
     before = text[max(0, p.start - 60) : p.start]
     if not _LANDMARK_BEFORE.search(before):
         return False
@@ -780,6 +789,10 @@ def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
     ev = _ev(s)
     if len(prev) == 1:
         _apply_casualties(prev[0], a.casualties, s)
+    elif a.casualties and all(c.count == 0 for c in a.casualties):
+        # "However, no casualties were reported." after a list: zero for the list is zero for each member
+        for d in prev:
+            _apply_casualties(d, a.casualties, s)
     actor = pick_perpetrator(s.text, a.triggers[0].start if a.triggers else None)
     unclaimed = bool(_UNCLAIMED.search(s.text))
     target = find_target(s.text)
@@ -813,11 +826,35 @@ def _drop_summary_regions(drafts: list[_Draft]) -> list[_Draft]:
     specific = [d for d in drafts if d.resolution.method != "region"]
     out = []
     for d in drafts:
-        covered = any(_covers(d.resolution, o.resolution) for o in specific)
-        if d.resolution.method == "region" and not d.fallback and covered:
+        covering = [o for o in specific if _covers(d.resolution, o.resolution)]
+        if d.resolution.method == "region" and not d.fallback and covering:
+            _hand_down_toll(d, covering)
             continue
         out.append(d)
     return out
+
+
+def _hand_down_toll(region: _Draft, covering: list[_Draft]) -> None:
+    """ "Air strikes killed at least 12 civilians in a market in Idlib province. Another 18 people were wounded
+    when the warplanes hit the town of Maarat al-Numan": a region's toll belongs to the one village of the same
+    kind of attack reported next to it (within two sentences) that states no figure of that kind itself."""
+    near = [
+        o
+        for o in covering
+        if abs(o.sentence_index - region.sentence_index) <= _MAX_FOLLOW_UPS
+        and o.sub_event_type is region.sub_event_type
+    ]
+    if len(near) != 1 or near[0].in_list:
+        return
+    village = near[0]
+    if village.killed is None and region.killed is not None:
+        village.killed, village.killed_civilians = region.killed, region.killed_civilians
+        village.field_evidence["killed"] = region.field_evidence.get("killed", region.evidence)
+        village.base_confidence -= 0.05
+    if village.injured is None and region.injured is not None:
+        village.injured = region.injured
+        village.field_evidence["injured"] = region.field_evidence.get("injured", region.evidence)
+        village.base_confidence -= 0.05
 
 
 def _covers(region: Resolution, res: Resolution) -> bool:

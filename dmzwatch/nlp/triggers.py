@@ -53,7 +53,10 @@ _TYPED: list[tuple[SubEventType, str]] = [
     ),
     (
         SubEventType.ATTACK,
-        r"\b(?:executed|execution|shot dead|gunned down|assassinat\w+|abduct\w+|kidnapp\w+|tortured|"
+        # "jets executed three airstrikes" is a manner of speaking, not an execution
+        r"\b(?:executed(?!\s+(?:[\w-]+\s+){0,2}"
+        r"(?:air ?strikes?|raids?|strikes?|attacks?|operations?|sorties|bombings?))|"
+        r"execution|shot dead|gunned down|assassinat\w+|abduct\w+|kidnapp\w+|tortured|"
         r"massacre[ds]?|stabbed|gunmen|opened fire on (?:civilians|protesters|residents))\b",
     ),
 ]

@@ -305,3 +305,29 @@ def test_an_unplaced_list_member_is_placed_by_its_known_siblings(extractor: Extr
     assert set(events) == {"Hass", "Saraqib", "Maaret Hurmah"}
     unknown = events["Maaret Hurmah"].resolution
     assert unknown is not None and unknown.place.id == "gov:idlib" and unknown.geo_precision == 3
+
+
+def test_a_place_that_only_locates_another_carries_no_event(extractor: Extractor) -> None:
+    text = "Russian jets executed three airstrikes on the Turkish post in Hass in Kafr Nabl, but no casualties."
+    events = _by_place(extractor.extract(text, PUB))
+    assert set(events) == {"Hass"}
+    # "executed three airstrikes" is neither an execution nor three dead
+    assert events["Hass"].sub_event_type is SubEventType.AIR_STRIKE
+    assert (events["Hass"].killed, events["Hass"].injured) == (0, 0)
+
+
+def test_no_casualties_after_a_list_is_zero_for_each(extractor: Extractor) -> None:
+    text = "Regime artillery shelled Hass and Saraqib on Friday.\nHowever, no casualties were reported."
+    events = _by_place(extractor.extract(text, PUB))
+    assert {(e.killed, e.injured) for e in events.values()} == {(0, 0)} and len(events) == 2
+
+
+def test_a_region_toll_goes_to_the_village_reported_next_to_it(extractor: Extractor) -> None:
+    text = (
+        "Air strikes by regime warplanes killed at least 12 civilians in a market in Idlib province on Friday. "
+        "Another 18 people were wounded when the warplanes hit the town of Saraqib."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert set(events) == {"Saraqib"}
+    assert (events["Saraqib"].killed, events["Saraqib"].injured) == (12, 18)
+    assert "12 civilians" in events["Saraqib"].field_evidence["killed"].sentence
