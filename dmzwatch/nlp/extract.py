@@ -708,9 +708,24 @@ def _unknown_capitalised(text: str, regions: list[RegionMention]) -> bool:
     return False
 
 
+# A munitions tally ("more than 300 shells and missiles on places in southern Idlib and northern Hama") or a
+# sweep across provinces ("air strikes on rebel-held areas of Aleppo and Idlib province") sums many attacks:
+# no single region event comes from it (the villages named beside it still do).
+_TALLY = re.compile(
+    r"\b(?:more than|over|at least|some|about|nearly)\s+\d{2,}\s+(?:[\w-]+\s+)?"
+    r"(?:shells|missiles|rockets|air ?strikes|strikes|raids|barrel bombs|projectiles)\b",
+    re.IGNORECASE,
+)
+
+
 def _event_regions(regions: list[RegionMention], a: _Analysis, text: str) -> list[RegionMention]:
     """Regions that can carry a region-level event: after a preposition or in a list, near a trigger (a list
     begun near the trigger carries its later members: "in northern Hama, southern Idlib and Latakia")."""
+    if _TALLY.search(text):
+        return []
+    governorates = {r.resolution.place.id for r in regions if r.resolution and r.resolution.place.kind == "governorate"}
+    if len(governorates) > 1:
+        return []
     out: list[RegionMention] = []
     for r in regions:
         if not _REGION_LEAD.search(text[max(0, r.start - 16) : r.start]):

@@ -19,6 +19,9 @@ _ABBREV = re.compile(
 _BOUNDARY = re.compile(r"(?<=[.!?])[”\"’)\]]*\s+(?=[“\"‘(\[]?[A-Z0-9])|(?<=[a-z]{3}\.)(?=[A-Z][a-z])")
 
 
+_MAX_TITLE_WORDS = 40
+
+
 @dataclass(frozen=True, slots=True)
 class Sentence:
     text: str
@@ -37,8 +40,11 @@ def split_sentences(text: str) -> list[Sentence]:
             continue
         base = line.start()
         stripped = raw.rstrip()
-        title_like = not re.search(r"[.!?:”\"’)]\s*$", stripped) or (
-            len(stripped.split()) <= 14 and not re.search(r"[.!?][”\"’)]*\s*$", stripped)
+        words = len(stripped.split())
+        # A headline or caption has no final punctuation; a long line without it is a paragraph cut short
+        # (excerpts, feeds that truncate), still prose.
+        title_like = (not re.search(r"[.!?:”\"’)]\s*$", stripped) and words <= _MAX_TITLE_WORDS) or (
+            words <= 14 and not re.search(r"[.!?][”\"’)]*\s*$", stripped)
         )
         pos = 0
         pieces: list[tuple[int, int]] = []
@@ -69,7 +75,9 @@ def split_sentences(text: str) -> list[Sentence]:
 # "while"/"whereas", ", also", ", meanwhile", and "as" opening a new clause ("... as the attack left 26 injured").
 _CLAUSE_JOINT = re.compile(
     r";\s+|,?\s+(?=(?:while|whereas)\s+(?:the|a|an|regime|russian|government|turkish|its|their|[A-Z]\w+)\b)|"
-    r",\s+(?=(?:and\s+)?(?:also|meanwhile)\b)|"
+    r",\s+(?=(?:and\s+)?(?:also|meanwhile|after that)\b)|"
+    # ", and the Syrian Observatory published ...": the monitor's next report
+    r",\s+and\s+(?=(?:the\s+)?(?:Syrian\s+Observatory|SOHR|monitor|activists)\b)|"
     # ", and the Russian warplanes carried out ...": a second actor's report
     r",\s+and\s+(?=(?:the\s+)?(?:Russian|Syrian|regime(?:'s|’s)?|Turkish|government|Israeli|coalition)\s+"
     r"(?:warplanes|jets|aircraft|helicopters|drones|forces|army|artillery|troops)\b)|(?<!such)(?<!well)(?<!same)(?<!known)\s+(?=as\s+(?:the|a|an)\s+\w+\s+"
@@ -111,7 +119,23 @@ _AGGREGATE = re.compile(
     r"\b(?:conflict|war|uprising|civil war|violence)(?:'s|’s)? (?:has|have|had) (?:killed|left|claimed|displaced)|"
     r"\b(?:conflict|war) (?:that )?(?:has )?(?:killed|left)\b|\bdeath toll (?:since|of the (?:war|conflict))|"
     r"\bsince (?:a|an|the)\s|\b(?:frequently|repeatedly|regularly|intermittent(?:ly)?|daily)\b|"
-    r"\bmonth-long|\bweeks-long|\bin total\b|\ba total of\b|\bcumulative",
+    r"\bmonth-long|\bweeks-long|\bin total\b|\ba total of\b|\bcumulative|"
+    # habitual or ongoing, not one event: "continue to shell", "has been fighting", "nonstop attacks",
+    # "repeated shelling", "has escalated its airstrikes", "dozens of massacres", "since they launched"
+    r"\bcontinu(?:e|es|ing) to (?:shell|bomb|target|attack|pound|strike|hit)\b|"
+    r"\b(?:has|have|had) been (?:fighting|shelling|bombing|targeting|pounding|attacking|striking)\b|"
+    r"\b(?:non-?stop|relentless|constant|continuous|incessant|repeated|round-the-clock)\s+(?:\w+\s+){0,3}?"
+    r"(?:attacks?|shelling|bombardment|bombing|strikes?|raids?|air ?strikes?)\b|"
+    r"\b(?:has|have|had) (?:escalated|intensified|stepped up|increased)\b|"
+    r"\b(?:dozens|hundreds|scores|a series|tens) of (?:massacres|attacks|strikes|raids|air ?strikes|shells|missiles|"
+    r"rockets|barrel bombs)\b|\bsince (?:they|it|he|she|we)\s+\w+|"
+    # two days or a span in one statement: "on Friday and Saturday", "from 24 November to 18 December"
+    r"\bon (?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) and "
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+    r"\bfrom \d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r" to \d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December)\b|"
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|\d+)-(?:day|week|month|year)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:offensive|campaign|siege|operation|battle)\b",
     re.IGNORECASE,
 )
 _BACKGROUND = re.compile(
@@ -126,7 +150,9 @@ _BACKGROUND = re.compile(
     # "Last year, a chemical attack ...", "the anniversary of the 2017 massacre": history recalled, not news
     # (only as the sentence's own time: "... a zone agreed in September last year" dates the deal, not the attack)
     r"^\W*(?:last year|earlier this year)\b|\banniversary\b|"
-    r"\b(?:the|a)\s+(?:19|20)\d\d\s+(?:[\w-]+\s+)?(?:massacre|attack|strike|bombing|siege|offensive)s?\b",
+    r"\b(?:the|a)\s+(?:19|20)\d\d\s+(?:[\w-]+\s+)?(?:massacre|attack|strike|bombing|siege|offensive)s?\b|"
+    # "in response to the government forces' recent attack on the outposts": an earlier event recalled
+    r"\brecent (?:attacks?|strikes?|shelling|offensive|raids?)\b",
     re.IGNORECASE,
 )
 # Future and conditional: "its first stage will target", "if this happens", "could spark".
@@ -139,7 +165,10 @@ _FUTURE_CI = re.compile(r"\b(?:If|Will|Would|Should)\b")
 # A photo caption: an agency credit in brackets, or "[...]/AFP".
 _CAPTION = re.compile(r"\[[^\]]*(?:AFP|Getty|Reuters|Images|Photo|AP\b|Anadolu|EPA|/)[^\]]*\]|\bPhoto(?:graph)?:")
 # Quoted speech at the start: statements, rarely single incidents with a place.
-_QUOTE_START = re.compile(r"^[“\"‘]")
+# A quoted first-person statement ("“We have responded by striking their posts,” he said") is a claim or a
+# threat, not a report; a quoted report of what happened ("“The army has freed the town of X after fierce
+# fighting,” the source said") is read like any other sentence.
+_QUOTE_START = re.compile(r"^[“\"‘][^”\"’]*\b(?:[Ww]e|[Oo]ur|[Uu]s|I|[Mm]y)\b")
 # Deaths that are not political violence: an accident near Saraqib is not an incident in the zone (ACLED does
 # not code them either). "heart attack" would otherwise count as an "attack".
 _NOT_VIOLENCE = re.compile(

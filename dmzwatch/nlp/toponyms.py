@@ -240,8 +240,7 @@ class PlaceFinder:
             if _inside_longer_name(sentence, s, e):
                 continue
             taken.append((s, e))
-            hint = _hint_after(regions, e)
-            res = self._gaz.resolve(text, admin1_hint=hint)
+            res = self._resolve(text, regions, e)
             if res is None:
                 continue
             in_list = any(a <= s and e <= b for a, b in list_spans)
@@ -257,7 +256,7 @@ class PlaceFinder:
                 continue
             if _DESCRIPTOR.search(name) or _inside_longer_name(sentence, s, e):
                 continue
-            res = self._gaz.resolve(name, admin1_hint=_hint_after(regions, e))
+            res = self._resolve(name, regions, e)
             if res is None or res.method not in ("exact", "alias"):
                 continue
             taken.append((s, e))
@@ -271,8 +270,7 @@ class PlaceFinder:
             if overlaps(s, e, region_spans):
                 continue
             taken.append((s, e))
-            hint = _hint_after(regions, e)
-            res = self._gaz.resolve(name, admin1_hint=hint)
+            res = self._resolve(name, regions, e)
             source = "pattern"
             if res is None:
                 res = self._fallback_region(regions, e)
@@ -318,8 +316,9 @@ class PlaceFinder:
             candidates.append((name, s, e))
         if not candidates:
             return found
-        anchors = [p for p in found if p.resolution is not None and p.source != "fallback"]
-        admin1s = {p.resolution.place.admin1 for p in anchors if p.resolution is not None and p.resolution.place.admin1}
+        anchors = [
+            p for p in found if p.resolution is not None and p.source != "fallback" and p.resolution.place.admin1
+        ]
         added: list[PlaceMention] = []
         changed = True
         while changed:
@@ -334,8 +333,11 @@ class PlaceFinder:
                 if not linked:
                     continue
                 res = self._fallback_region(regions, e) or context_region
-                if res is None and len(admin1s) == 1:
-                    res = self._gaz.region(str(next(iter(admin1s))))
+                if res is None and anchors:
+                    # the governorate of the nearest known place of the list
+                    nearest = min(anchors, key=lambda p: abs(p.start - s))
+                    assert nearest.resolution is not None
+                    res = self._gaz.region(str(nearest.resolution.place.admin1))
                 if res is None:
                     continue
                 added.append(PlaceMention(name, s, e, res, "fallback", True, _is_near(sentence, s)))
@@ -346,7 +348,17 @@ class PlaceFinder:
         """Resolve an NER entity the other passes missed (no region fallback: NER alone is weak evidence)."""
         if text.lower() in _NOT_NAMES or _REGION_CASED.fullmatch(text):
             return None
-        return self._gaz.resolve(text, admin1_hint=_hint_after(regions, end))
+        return self._resolve(text, regions, end)
+
+    def _resolve(self, name: str, regions: list[RegionMention], end: int) -> Resolution | None:
+        """Resolve with the governorate the sentence places the name in. A hint taken from a region named
+        elsewhere in the sentence (not right after the name) is weak: "the village of X in rural Aleppo as
+        well as the towns of Jarjanaz ..." must not refuse Jarjanaz for lying in Idlib."""
+        hint = _hint_after(regions, end)
+        res = self._gaz.resolve(name, admin1_hint=hint)
+        if res is None and hint is not None and not any(r.start >= end and r.admin1 for r in regions):
+            res = self._gaz.resolve(name)
+        return res
 
     def _fallback_region(self, regions: list[RegionMention], end: int) -> Resolution | None:
         """The region an unknown village is said to be in: the first region phrase after it, within reach."""

@@ -100,7 +100,8 @@ class Trigger:
 
 # "a deal that averted a major offensive", "to halt the air attacks": the violence did not happen.
 _NEGATED = re.compile(
-    r"\b(?:avert\w*|prevent\w*|halt|stop|end|avoid\w*|without|no|ceasefire on|ban on|to face)\s+"
+    r"\b(?:avert\w*|prevent\w*|halt|stop|end|avoid\w*|without|no|ceasefire on|ban on|to face|"
+    r"(?:idea|prospect|threat|possibility|risk|fears?) of)\s+"
     r"(?:(?:a|an|the|any|all|further|more|major|full-scale|fully-fledged|potentially|devastating)\s+){0,3}$",
     re.IGNORECASE,
 )

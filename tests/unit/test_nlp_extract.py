@@ -331,3 +331,18 @@ def test_a_region_toll_goes_to_the_village_reported_next_to_it(extractor: Extrac
     assert set(events) == {"Saraqib"}
     assert (events["Saraqib"].killed, events["Saraqib"].injured) == (12, 18)
     assert "12 civilians" in events["Saraqib"].field_evidence["killed"].sentence
+
+
+def test_a_weak_governorate_hint_does_not_refuse_a_known_place(extractor: Extractor) -> None:
+    # "in northern Hama" is named for another place, before Saraqib: Saraqib (Idlib) is still Saraqib
+    text = "Shelling hit the village of Mirza in northern Hama as well as the towns of Saraqib and Hass, wounding two."
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Saraqib"].resolution is not None and events["Saraqib"].resolution.place.id == "nw:saraqib"
+
+
+def test_no_region_event_from_a_tally_or_a_sweep_across_provinces(extractor: Extractor) -> None:
+    for text in (
+        "Regime forces fired more than 300 shells on places in northern Hama on Friday.",
+        "Ten people were killed in Russian and regime airstrikes on rebel-held areas of Hama and Idlib province.",
+    ):
+        assert extractor.extract(text, PUB) == []

@@ -42,6 +42,16 @@ def test_glued_sentences_are_split() -> None:
         ("Two people were killed in a traffic accident on the highway near Saraqib.", "not violence"),
         ("A man died of a heart attack in Kafr Nabl on Friday.", "not violence"),
         ("Three children drowned in the Orontes near Jisr al-Shughur.", "not violence"),
+        # habitual or ongoing, tallies over days, a campaign's span
+        ("Regime forces in Abu Dali continue to shell the villages with heavy artillery.", "aggregate"),
+        ("The army has been fighting to push militants out of the suburbs of Aleppo.", "aggregate"),
+        ("The town held out despite facing nonstop attacks from the Syrian and Russian forces.", "aggregate"),
+        ("Russia has escalated its airstrikes on the province of Idlib.", "aggregate"),
+        ("Warplanes have committed dozens of massacres in Idlib since they launched the campaign.", "aggregate"),
+        ("Hundreds of missiles rained down on Kafr Nabl and Hass on Friday and Saturday.", "aggregate"),
+        ("Shelling on the village continued from 24 November to 18 December and killed nine.", "aggregate"),
+        ("Turkish troops took Afrin after a two-month air and ground offensive.", "aggregate"),
+        ("The attack came in response to the army's recent attack on their outposts.", "background"),
     ],
 )
 def test_vetoes(sentence: str, reason: str) -> None:
@@ -83,3 +93,17 @@ def test_short_or_idiomatic_joints_do_not_split() -> None:
         "Shells hit Sarmin as well as the nearby village of Taftanaz, wounding two.",
     ):
         assert len(split_sentences(text)) == 1
+
+
+def test_a_quoted_report_is_read_a_quoted_claim_is_not() -> None:
+    reported = "“The army has freed the town of Khan al-Asal after fierce fighting with Nusra,” the source said."
+    assert veto(reported) is None
+    assert veto("“Our forces struck their positions in Kafr Nabl,” the spokesman said.") == "quote"
+
+
+def test_a_long_line_without_final_punctuation_is_prose_cut_short() -> None:
+    words = " ".join(["word"] * 45)
+    (s,) = split_sentences(f"Shells hit Kafr Nabl and {words}")
+    assert not s.title_like
+    (t,) = split_sentences("Regime shelling kills two in Idlib's Kafr Nabl")
+    assert t.title_like

@@ -41,3 +41,10 @@ def test_averted_violence_is_not_a_trigger() -> None:
 def test_has_trigger() -> None:
     assert has_trigger("shelling")
     assert not has_trigger("The football final ended 2-1.")
+
+
+def test_an_offensive_that_is_only_an_idea_is_not_a_trigger() -> None:
+    from dmzwatch.nlp.triggers import find_triggers
+
+    assert [t.text for t in find_triggers("Russia backed the idea of an offensive on Idlib.")] == []
+    assert [t.text for t in find_triggers("Jets executed three airstrikes on Hass.")] == ["Jets", "airstrikes"]
