@@ -116,7 +116,7 @@ def test_eval_on_the_seed_gold() -> None:
     )
     assert result.returncode == 0, result.stderr
     s = json.loads(result.stdout)["summary"]
-    assert s["incidents"]["f1"] >= 0.85
+    assert s["incidents"]["f1"] >= 0.90
     assert s["type_accuracy"]["rate"] >= 0.85
     assert s["killed_exact"]["rate"] >= 0.9
     assert s["not_incident_events"] == 0

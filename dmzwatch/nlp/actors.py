@@ -76,7 +76,7 @@ _CASE_SENSITIVE = {"isis"}
 
 # Words just before an actor that put it in victim/target position.
 _VICTIM_BEFORE = re.compile(
-    r"(?:belonging to|members of|member of|positions? of|against|on|targeting|targeted|fighters of|"
+    r"\b(?:belonging to|members of|member of|positions? of|against|on|targeting|targeted|fighters of|"
     r"held by|controlled by|areas of|posts? of|bases? of|at|blamed|blaming|accused|accusing|between .{0,40} and)"
     # "members of the Kurdish-led SDF", "positions of the Turkish-backed NLF": one hyphenated qualifier may sit
     # between the victim word and the actor

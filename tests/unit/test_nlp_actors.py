@@ -60,3 +60,10 @@ def test_lower_case_is_is_not_islamic_state() -> None:
 )
 def test_victims_and_sources(sentence: str, trigger: str, side: str | None) -> None:
     assert _side(sentence, trigger) == side
+
+
+def test_a_word_ending_in_at_is_not_a_victim_position() -> None:
+    # "reported that Russian fighter jets ...": "that" must not read as "at <actor>"
+    text = "SOHR sources reported that Russian fighter jets executed several airstrikes on Hass"
+    actor = pick_perpetrator(text, text.find("airstrikes"))
+    assert actor is not None and actor.side == "russia"
