@@ -62,7 +62,7 @@ _KILL_ACTIVE = {"killing", "killed", "kill", "kills", "martyring", "martyred"}
 _INJURE_ACTIVE = {"wounding", "wounded", "wound", "wounds", "injuring", "injured", "injure", "injures", "hurting"}
 _PASSIVE_AUX = {"were", "was", "been", "are", "is", "be", "reportedly", "also", "all"}
 _KILL_PASSIVE = {"killed", "died", "dead", "perished", "martyred"}
-_INJURE_PASSIVE = {"wounded", "injured", "hurt"}
+_INJURE_PASSIVE = {"wounded", "injured", "hurt", "injuries"}  # "seven dead and over 25 injuries"
 
 Kind = Literal["killed", "injured"]
 

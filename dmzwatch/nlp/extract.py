@@ -270,7 +270,8 @@ class Extractor:
                 continue
 
             new = [self._place_draft(i, s, a, p, places, analysed, sentences, ctx, drafts, pub_day) for p in places]
-            if pending is not None and i - pending <= _MAX_FOLLOW_UPS and len(new) == 1 and not a.casualties:
+            between = sum(1 for j in range(pending + 1, i) if analysed[j].veto is None) if pending is not None else 0
+            if pending is not None and between < _MAX_FOLLOW_UPS and len(new) == 1 and not a.casualties:
                 # "At least 40 people were killed in coalition air strikes ... The strikes hit the village of X":
                 # the toll stated before the place belongs to it when the place's sentence names the same kind of
                 # attack (or refers back to it) and gives no figure of its own
@@ -841,7 +842,8 @@ def _drop_summary_regions(drafts: list[_Draft]) -> list[_Draft]:
     from the village reports ("hundreds of rocket attacks on villages in northern Hama, southern Idlib and
     Latakia") stays: analysts file it as the wider bombardment (the seeds' gold does; measured on both sets).
     """
-    specific = [d for d in drafts if d.resolution.method != "region"]
+    # a named village placed at its region (unknown to the gazetteer) is still a village report
+    specific = [d for d in drafts if d.resolution.method != "region" or d.fallback]
     out = []
     for d in drafts:
         covering = [
@@ -897,6 +899,17 @@ def _dedupe(drafts: list[_Draft]) -> list[_Draft]:
             pid = f"{pid}|{d.place_text.lower()}"  # two unknown villages falling back to one region stay apart
         key = (pid, d.sub_event_type.value, d.occurred_on)
         first = out.get(key)
+        if first is None:
+            # "EHSIM, SYRIA - Regime artillery fire killed seven ..." (dated by publication) and "The shelling hit
+            # Ehsim late Saturday" are one attack: a mention whose day was only inferred joins the same place's
+            # and kind's mention with a stated day
+            same = [k for k in out if k[:2] == key[:2] and (out[k].date_inferred or d.date_inferred)]
+            if same:
+                first = out[same[0]]
+                if first.date_inferred and not d.date_inferred:
+                    del out[same[0]]
+                    out[key] = d
+                    d, first = first, d
         if first is None:
             out[key] = d
             continue

@@ -76,6 +76,8 @@ def split_sentences(text: str) -> list[Sentence]:
 _CLAUSE_JOINT = re.compile(
     r";\s+|,?\s+(?=(?:while|whereas)\s+(?:the|a|an|regime|russian|government|turkish|its|their|[A-Z]\w+)\b)|"
     r",\s+(?=(?:and\s+)?(?:also|meanwhile|after that)\b)|"
+    # "... killed six in Sarja, meaning at least 13 were killed in total": the sum is its own clause
+    r",\s+(?=meaning\b)|"
     # ", and the Syrian Observatory published ...": the monitor's next report
     r",\s+and\s+(?=(?:the\s+)?(?:Syrian\s+Observatory|SOHR|monitor|activists)\b)|"
     # ", and the Russian warplanes carried out ...": a second actor's report
@@ -162,8 +164,16 @@ _FUTURE = re.compile(
     r"seeks? to|in a bid to|(?:battle|bid|campaign|drive) to (?:retake|recapture|capture|regain))\b|\bmay\b(?! \d)",
 )
 _FUTURE_CI = re.compile(r"\b(?:If|Will|Would|Should)\b")
-# A photo caption: an agency credit in brackets, or "[...]/AFP".
-_CAPTION = re.compile(r"\[[^\]]*(?:AFP|Getty|Reuters|Images|Photo|AP\b|Anadolu|EPA|/)[^\]]*\]|\bPhoto(?:graph)?:")
+# A photo caption: an agency credit in brackets, "[...]/AFP", or the wire caption's closing dateline
+# ("... in the village of Ehsim, Syria, July 18, 2021."): the photo's day, often not the event's.
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.|Feb\.|"
+    r"Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+)
+_CAPTION = re.compile(
+    r"\[[^\]]*(?:AFP|Getty|Reuters|Images|Photo|AP\b|Anadolu|EPA|/)[^\]]*\]|\bPhoto(?:graph)?:|"
+    rf",\s+Syria,\s+(?:on\s+)?{_MONTH}\s+\d{{1,2}},\s+(?:19|20)\d\d\.?\s*$"
+)
 # Quoted speech at the start: statements, rarely single incidents with a place.
 # A quoted first-person statement ("“We have responded by striking their posts,” he said") is a claim or a
 # threat, not a report; a quoted report of what happened ("“The army has freed the town of X after fierce

@@ -86,3 +86,7 @@ def test_a_joint_toll_broken_down_by_place_gives_each_share() -> None:
 def test_an_including_aside_runs_to_its_comma() -> None:
     text = "eight people, including two children and a female, were killed in rocket fire on Ariha"
     assert _first(text, "killed") == (8, 3)
+
+
+def test_injuries_as_a_noun() -> None:
+    assert _first("the initial toll of the airstrikes is seven dead and over 25 injuries", "injured") == (25, None)

@@ -107,3 +107,13 @@ def test_a_long_line_without_final_punctuation_is_prose_cut_short() -> None:
     assert not s.title_like
     (t,) = split_sentences("Regime shelling kills two in Idlib's Kafr Nabl")
     assert t.title_like
+
+
+def test_a_wire_photo_caption_is_not_the_event() -> None:
+    caption = "Rescuers remove a body from a house hit by artillery fire in the village of Ihsim, Syria, July 18, 2021."
+    assert veto(caption) == "caption"
+    # a sum after the report is its own clause: "meaning at least 13 were killed in total" vetoes itself only
+    (report, total) = split_sentences(
+        "Rockets killed six civilians in the village of Sarja, meaning at least 13 were killed in total on Saturday."
+    )
+    assert veto(report.text) is None and veto(total.text) == "aggregate"
