@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dmzwatch.config_files import ConfigError, read_yaml_file
 from dmzwatch.db.models import Feed
 
 
@@ -29,17 +29,8 @@ class FeedsFile(BaseModel):
     feeds: list[FeedSpec]
 
 
-class ConfigError(ValueError):
-    """A config file an operator must fix; the message says where and what."""
-
-
 def load_feeds_file(path: Path) -> list[FeedSpec]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"feeds file not found: {path} (set DMZWATCH_FEEDS_FILE)") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml_file(path, what="feeds file", setting="DMZWATCH_FEEDS_FILE")
     try:
         specs = FeedsFile.model_validate(raw if raw is not None else {"feeds": []}).feeds
     except ValidationError as exc:

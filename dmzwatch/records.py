@@ -7,6 +7,7 @@ tested and replaced on its own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -97,7 +98,12 @@ class ZoneResult:
 
 # --- extraction --------------------------------------------------------------------------------------------
 class SubEventType(StrEnum):
-    """ACLED sub-event names (DESIGN §5)."""
+    """ACLED sub-event names (DESIGN §5).
+
+    These are the types the code reasons about (air and ground bombardment, explosives, clashes). The lexicon
+    (``config/lexicon/<language>.yaml``) may define more ("Chemical weapon", say): ``SubEventType(label)`` then
+    gives a member for that label, with the lexicon's ACLED event type, so a new type needs no code change.
+    """
 
     AIR_STRIKE = "Air/drone strike"
     SHELLING = "Shelling/artillery/missile attack"
@@ -106,10 +112,28 @@ class SubEventType(StrEnum):
     ATTACK = "Attack"
     OTHER = "Other"
 
+    @classmethod
+    def _missing_(cls, value: object) -> SubEventType | None:
+        from dmzwatch.nlp.lexicon import get_lexicon
+
+        if not isinstance(value, str) or get_lexicon().event_type(value) is None:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = re.sub(r"\W+", "_", value).upper()
+        member._value_ = value
+        cls._value2member_map_[value] = member  # one member per label, like the built-in ones
+        return member
+
     @property
     def event_type(self) -> str:
         """The ACLED event type this sub-event belongs to."""
-        return _ACLED_EVENT_TYPE[self]
+        known = _ACLED_EVENT_TYPE.get(self)
+        if known is not None:
+            return known
+        from dmzwatch.nlp.lexicon import get_lexicon
+
+        rule = get_lexicon().event_type(self.value)
+        return rule.acled_event_type if rule is not None else "Other"
 
 
 _ACLED_EVENT_TYPE: dict[SubEventType, str] = {

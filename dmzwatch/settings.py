@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     alerts_file: Path = Field(default_factory=lambda: _default_config_path("config/alerts.yaml"))
     zones_dir: Path = Field(default_factory=lambda: _default_config_path("config/zones"))
     gazetteer_dir: Path = Field(default_factory=lambda: _default_config_path("config/gazetteer"))
+    lexicon_dir: Path = Field(default_factory=lambda: _default_config_path("config/lexicon"))
 
     # --- alerts --------------------------------------------------------------------------------------------
     slack_webhook_url: str | None = None

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from dmzwatch.nlp.lexicon import CasualtyWords, get_lexicon
+
 _TOKEN_RE = re.compile(r"\d[\d,]*|\w+(?:[-'’]\w+)*|[^\w\s]")
 
 _UNITS = {
@@ -40,31 +42,14 @@ _QUALIFIERS = {
     "his", "her", "their",
 }  # fmt: skip
 
-_CIVILIAN_NOUNS = {
-    "civilian", "civilians", "child", "children", "kid", "kids", "woman", "women", "girl", "girls", "boy", "boys",
-    "infant", "infants", "baby", "babies", "resident", "residents", "family", "families", "farmer", "farmers",
-    "student", "students", "pupils", "worker", "workers", "teacher", "teachers", "shepherd", "shepherds",
-    "volunteer", "volunteers", "rescuer", "rescuers", "paramedic", "paramedics", "journalist", "journalists",
-    "son", "sons", "daughter", "daughters", "brother", "brothers", "sister", "sisters", "mother", "mothers",
-    "father", "fathers", "husband", "wife", "relatives", "grandchildren", "nephew", "niece", "cousin", "cousins",
-    "female", "females", "patient", "patients", "teenager", "teenagers", "elderly", "youth", "youths",
-    "minor", "minors", "displaced",
-}  # fmt: skip
-_VICTIM_NOUNS = _CIVILIAN_NOUNS | {
-    "people", "person", "persons", "man", "men", "soldier", "soldiers", "fighter", "fighters", "member", "members",
-    "militant", "militants", "rebel", "rebels", "troops", "troop", "servicemen", "officer", "officers",
-    "others", "victims", "forces", "individuals", "gunmen", "insurgents", "jihadists", "militiamen", "personnel",
-    "attackers", "assailants", "commander", "commanders", "guards", "policemen",
-}  # fmt: skip
-
-# "martyring a child", "two civilians were martyred": Syrian state media's word for killed
-_KILL_ACTIVE = {"killing", "killed", "kill", "kills", "martyring", "martyred"}
-_INJURE_ACTIVE = {"wounding", "wounded", "wound", "wounds", "injuring", "injured", "injure", "injures", "hurting"}
 _PASSIVE_AUX = {"were", "was", "been", "are", "is", "be", "reportedly", "also", "all"}
-_KILL_PASSIVE = {"killed", "died", "dead", "perished", "martyred"}
-_INJURE_PASSIVE = {"wounded", "injured", "hurt", "injuries"}  # "seven dead and over 25 injuries"
 
 Kind = Literal["killed", "injured"]
+
+
+def _words() -> CasualtyWords:
+    """The lexicon's verbs of killing and injuring and its victim nouns (config/lexicon/<language>.yaml)."""
+    return get_lexicon().casualties
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +106,7 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
         return None, i + 3, True
     if w in _POSSESSIVES:
         for k in range(i + 1, min(len(toks), i + 3)):
-            if toks[k].low in _SINGULAR_VICTIMS:
+            if toks[k].low in _words().singular_victims:
                 return 1, i + 1, False
             if _number_at(toks, k) is not None or not toks[k].low.replace("'", "").replace("’", "").isalpha():
                 break
@@ -129,7 +114,7 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
     if w in ("a", "an"):
         # "a child", "a local council member": one victim; "a third raid", "a family" are not figures
         for k in range(i + 1, min(len(toks), i + 4)):
-            if toks[k].low in _SINGULAR_VICTIMS:
+            if toks[k].low in _words().singular_victims:
                 return 1, i + 1, False
             if not toks[k].low.isalpha() or toks[k].low in _STOP:
                 break
@@ -141,13 +126,6 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
     return None
 
 
-_SINGULAR_VICTIMS = {
-    "civilian", "child", "woman", "man", "girl", "boy", "infant", "baby", "soldier", "fighter", "person",
-    "resident", "farmer", "shepherd", "student", "worker", "teenager", "member", "officer", "commander", "doctor",
-    "nurse", "teacher", "journalist", "volunteer", "paramedic", "driver", "elderly", "female", "patient",
-    "youth", "minor",
-    "son", "daughter", "brother", "sister", "mother", "father", "husband", "wife", "nephew", "niece", "cousin",
-}  # fmt: skip
 # "his son", "her neighbour's son", "their mother": one victim; "her two daughters": the number decides
 _POSSESSIVES = {"his", "her", "their"}
 
@@ -176,7 +154,7 @@ def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool, depth: int = 0) -> 
         if n >= len(toks):
             break
         w = toks[n].low
-        if w in _VICTIM_NOUNS and not (w == "members" and n + 1 < len(toks) and toks[n + 1].low == "of"):
+        if w in _words().victim_nouns and not (w == "members" and n + 1 < len(toks) and toks[n + 1].low == "of"):
             head_noun = w
             n += 1
             break
@@ -204,7 +182,7 @@ def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool, depth: int = 0) -> 
         n = k
     if value is not None and head_noun in ("man", "woman", "child", "person", "boy", "girl") and value != 1:
         pass
-    civ = value if head_noun in _CIVILIAN_NOUNS else None
+    civ = value if head_noun in _words().civilian_nouns else None
     if head_noun == "family":
         civ = value
     phrase = _NumPhrase(value, civ, i, n, vague)
@@ -234,7 +212,7 @@ def _with_including(toks: list[_Tok], p: _NumPhrase, depth: int) -> _NumPhrase:
     if j < len(toks) and toks[j].low in ("mostly", "mainly", "predominantly"):
         # "at least 40 people, mostly women and children, were killed": an aside, no sub-count
         k = j + 1
-        while k < len(toks) and toks[k].low in _CIVILIAN_NOUNS | {"and", "or"}:
+        while k < len(toks) and toks[k].low in _words().civilian_nouns | {"and", "or"}:
             k += 1
         if k > j + 1 and k < len(toks) and toks[k].text == ",":
             return _NumPhrase(p.count, p.civilians, p.start, k + 1, p.vague)
@@ -260,27 +238,19 @@ def _with_including(toks: list[_Tok], p: _NumPhrase, depth: int) -> _NumPhrase:
                 end += 1
             return _NumPhrase(p.count, civ, p.start, end, p.vague)
         # "including women and children" (no figure): civilians present but not counted
-        if k < len(toks) and toks[k].low in _CIVILIAN_NOUNS:
+        if k < len(toks) and toks[k].low in _words().civilian_nouns:
             end = k + 1
-            while end < len(toks) and toks[end].low in _CIVILIAN_NOUNS | {"and", "or"}:
+            while end < len(toks) and toks[end].low in _words().civilian_nouns | {"and", "or"}:
                 end += 1
             return _NumPhrase(p.count, p.civilians, p.start, end, p.vague)
     return p
-
-
-_ZERO_RE = re.compile(
-    r"\b(?:no (?:reported |immediate |known )?(?:casualties|injuries|deaths|fatalities|victims)|"
-    r"no (?:one|body) (?:was|were) (?:killed|hurt|injured|wounded)|without (?:causing )?casualties|"
-    r"did not cause (?:any )?casualties|caused no casualties)\b",
-    re.IGNORECASE,
-)
 
 
 def find_casualties(sentence: str) -> list[Casualty]:
     """Every casualty mention in the sentence, in order."""
     toks = tokenize(sentence)
     out: list[Casualty] = []
-    for m in _ZERO_RE.finditer(sentence):
+    for m in _words().no_casualties.finditer(sentence):
         out.append(Casualty("killed", 0, 0, m.start(), m.end()))
         out.append(Casualty("injured", 0, 0, m.start(), m.end()))
     used: set[int] = set()
@@ -295,11 +265,11 @@ def find_casualties(sentence: str) -> list[Casualty]:
             or w in ("executed", "executing", "assassinated")
         ):
             kind, active = "killed", True
-        elif w in _KILL_ACTIVE or w in _INJURE_ACTIVE:
-            kind = "killed" if w in _KILL_ACTIVE else "injured"
+        elif w in _words().kill_active or w in _words().injure_active:
+            kind = "killed" if w in _words().kill_active else "injured"
             active = True
         # "wounding and killing at least four": the figure follows the second verb; read it as killed
-        if active and i + 2 < len(toks) and toks[i + 1].low == "and" and toks[i + 2].low in _KILL_ACTIVE:
+        if active and i + 2 < len(toks) and toks[i + 1].low == "and" and toks[i + 2].low in _words().kill_active:
             continue
         if active:
             # "executed several airstrikes": a verb of direct violence needs a victim, not a bare figure
@@ -336,8 +306,8 @@ def find_casualties(sentence: str) -> list[Casualty]:
                 used.update(range(p.start, p.end + 1))
                 continue
         # passive / intransitive: "<phrase> were killed", "<phrase> died", "<phrase> dead"
-        if w in _KILL_PASSIVE or w in _INJURE_PASSIVE:
-            kind = "killed" if w in _KILL_PASSIVE else "injured"
+        if w in _words().kill_passive or w in _words().injure_passive:
+            kind = "killed" if w in _words().kill_passive else "injured"
             subj = _subject_before(toks, i, used)
             if subj is not None:
                 total = subj
@@ -348,7 +318,7 @@ def find_casualties(sentence: str) -> list[Casualty]:
                         more is not None
                         and more.end < len(toks)
                         and toks[more.end].low
-                        in (_PASSIVE_AUX | _KILL_PASSIVE | _INJURE_PASSIVE | {"have", "has", "had"})
+                        in (_PASSIVE_AUX | _words().kill_passive | _words().injure_passive | {"have", "has", "had"})
                     )
                     if more is not None and not followed_by_verb and more.count is not None and total.count is not None:
                         civ = (total.civilians or 0) + (more.civilians or 0)
@@ -356,7 +326,7 @@ def find_casualties(sentence: str) -> list[Casualty]:
                 out.append(_mk(kind, total, toks, i, sentence))
                 used.update(range(subj.start, subj.end))
     # "the death toll ... has risen to 11 civilians"
-    for m in _TOLL_RE.finditer(sentence):
+    for m in _words().toll_risen.finditer(sentence):
         p = _phrase_at(tokenize(m.group("rest")), 0, need_noun=False)
         if p is not None and p.count is not None:
             out.append(Casualty("killed", p.count, p.civilians, m.start(), m.end()))
@@ -374,13 +344,6 @@ def find_casualties(sentence: str) -> list[Casualty]:
 _SHARE_RE = re.compile(
     r"(?:\bincluding|:|\band) (?P<num>\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
     r"(?: (?:of them|people|civilians|children|others))? in\b",
-    re.IGNORECASE,
-)
-
-
-_TOLL_RE = re.compile(
-    r"\b(?:death )?toll\b[^.:;]{0,160}?\b(?:has |had )?(?:risen|rose|climbed|reached|jumped|increased) to "
-    r"(?P<rest>(?:at least |some )?[\w,]+(?: [\w-]+){0,2})",
     re.IGNORECASE,
 )
 

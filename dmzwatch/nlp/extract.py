@@ -42,17 +42,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from dmzwatch.geo import haversine_km, normalize_toponym
 from dmzwatch.nlp.actors import Actor, pick_perpetrator
 from dmzwatch.nlp.casualties import Casualty, find_casualties
 from dmzwatch.nlp.dates import DatePhrase, find_dates, local_day
+from dmzwatch.nlp.lexicon import get_lexicon
 from dmzwatch.nlp.relevance import RelevanceFilter
 from dmzwatch.nlp.sentences import Sentence, split_sentences, veto
 from dmzwatch.nlp.targets import find_target
 from dmzwatch.nlp.toponyms import GazetteerLike, PlaceFinder, PlaceMention, RegionMention
-from dmzwatch.nlp.triggers import CASUALTY_RE, Trigger, find_triggers, pick_type
+from dmzwatch.nlp.triggers import Trigger, casualty_word, find_triggers, pick_type
 from dmzwatch.records import Evidence, ExtractedEvent, Resolution, Side, SubEventType
 
 # Components of en_core_web_sm we never use. Only tok2vec+ner remain (NER on few sentences, see module doc);
@@ -61,24 +62,7 @@ _EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 _NER_LABELS = {"GPE", "LOC", "FAC"}
 # An explicit date this much older than publication is a photo caption or background, not the event.
 _OLD_DATE = timedelta(days=7)
-# Definite back-references that tie a sentence to the event before it ("The shelling killed two men").
-_ANAPHOR = re.compile(
-    r"\b(?:the|this|that|these|those)\s+(?:\w+\s+)?(?:shelling|bombardment|bombing|attacks?|strikes?|raids?|"
-    r"air ?strikes?|barrel bombs?|explosion|blast|assault|clashes|fighting|shells|rockets)\b|"
-    r"^(?:It|They)\b|\b(?:the|of the) victims\b",
-    re.IGNORECASE,
-)
 _BOMBARDMENT = {SubEventType.AIR_STRIKE, SubEventType.SHELLING}
-# Sides with aircraft over north-west Syria; only these may be borrowed from context for an air strike.
-_AIR_POWERS = {"government", "russia", "coalition", "turkey"}
-_CONTINUING = re.compile(r"\b(?:continued|continues|continuing|renewed|resumed|again|also|further)\b", re.IGNORECASE)
-_UNCLAIMED = re.compile(
-    r"\b(?:unidentified|unknown) (?:gunmen|assailants|attackers|men)\b|"
-    r"\bno (?:group|one|party|faction) (?:has |had )?(?:immediately |yet )?claimed\b",
-    re.IGNORECASE,
-)
-_BARREL_BOMB = re.compile(r"\bbarrel[- ]bomb\w*", re.IGNORECASE)
-_REPORTED_DATE = re.compile(r"\b(?:said|told|reported|announced|added|stated|confirmed)\s+(?:late\s+|early\s+)?$")
 _CLAUSE_BREAK = re.compile(
     r"\bwhile\b|\bwhereas\b|;|\bmeanwhile\b|, adding\b|\bbut\b|\bas a result of\b|\bsubsequently\b",
     re.IGNORECASE,
@@ -248,7 +232,11 @@ class Extractor:
             regions = _event_regions(regions, a, s.text)
 
             if not places:
-                if prev_event_sentence == i - 1 and prev_drafts and (_ANAPHOR.search(s.text) or not a.typed):
+                if (
+                    prev_event_sentence == i - 1
+                    and prev_drafts
+                    and (get_lexicon().anaphor.search(s.text) or not a.typed)
+                ):
                     _complete(prev_drafts, s, a)
                     # the story may go on for another sentence or two ("... the raids hit a street. A monitor
                     # attributed the strikes to Russian aircraft."): keep the chain open, but not forever
@@ -276,7 +264,7 @@ class Extractor:
                 # the toll stated before the place belongs to it when the place's sentence names the same kind of
                 # attack (or refers back to it) and gives no figure of its own
                 earlier = analysed[pending]
-                if _ANAPHOR.search(s.text) or (
+                if get_lexicon().anaphor.search(s.text) or (
                     pick_type(earlier.triggers) is not None and pick_type(earlier.triggers) is new[0].sub_event_type
                 ):
                     _complete(new, sentences[pending], earlier)
@@ -430,7 +418,9 @@ class Extractor:
             fe["perpetrator"] = _span(s, actor.start, actor.end)
         # "Unidentified gunmen ...", "No group claimed the blast": the text says the attacker is unknown, so no
         # side is borrowed from context
-        unclaimed = _UNCLAIMED.search(s.text) or (nxt is not None and _UNCLAIMED.search(sentences[nxt].text))
+        unclaimed = get_lexicon().unclaimed.search(s.text) or (
+            nxt is not None and get_lexicon().unclaimed.search(sentences[nxt].text)
+        )
         if actor is None and nxt is not None and not unclaimed:
             actor = pick_perpetrator(sentences[nxt].text, None)
             if actor is not None:
@@ -440,7 +430,7 @@ class Extractor:
             # the attacker of an earlier attack of the same kind carries over within its paragraph, or when the
             # sentence says the attacks go on ("Heavy shelling continued ..."); a separate report in another
             # paragraph ("In Kafr Nabl, a woman was wounded when a rocket hit her home") names nobody
-            continuing = bool(_CONTINUING.search(s.text))
+            continuing = bool(get_lexicon().continuing.search(s.text))
             for d in reversed(drafts):
                 if not continuing and sentences[d.sentence_index].paragraph != s.paragraph:
                     continue
@@ -463,17 +453,25 @@ class Extractor:
             # bomb. Landmines and IEDs never borrow one (whoever laid them is rarely the article's subject).
             actor, perp_ctx = ctx.actor, True
             fe["perpetrator"] = ctx.actor_ev
-        if actor is not None and perp_ctx and sub is SubEventType.AIR_STRIKE and actor.side not in _AIR_POWERS:
+        if (
+            actor is not None
+            and perp_ctx
+            and sub is SubEventType.AIR_STRIKE
+            and actor.side not in get_lexicon().air_powers
+        ):
             # Borrowed from elsewhere in the article, but this side has no aircraft: rebels and HTS do not fly
             # warplanes, so "bombardment by warplanes" after a lead about rebel rockets stays unattributed.
             actor, perp_ctx = None, False
             fe.pop("perpetrator", None)
         if actor is None:
-            # Barrel bombs are dropped only by the Syrian government's helicopters (analysts' convention)
-            bomb = _BARREL_BOMB.search(s.text)
-            if bomb is not None:
-                actor, perp_ctx = Actor("government", bomb.group(0), bomb.start(), bomb.end()), True
-                fe["perpetrator"] = _span(s, bomb.start(), bomb.end())
+            # a weapon only one side uses ("barrel bombs": the government's helicopters), from the lexicon
+            for implied in get_lexicon().implied_perpetrators:
+                weapon = implied.pattern.search(s.text)
+                if weapon is not None:
+                    side = cast(Side, implied.side)
+                    actor, perp_ctx = Actor(side, weapon.group(0), weapon.start(), weapon.end()), True
+                    fe["perpetrator"] = _span(s, weapon.start(), weapon.end())
+                    break
 
         # target: what this sentence says was hit
         target = find_target(s.text, anchor)
@@ -532,7 +530,7 @@ class _Analysis:
         if len(s.text) > _MAX_SENTENCE_CHARS:
             return cls(s.text, [], False, [], [], None)
         triggers = find_triggers(s.text)
-        casualties = find_casualties(s.text) if CASUALTY_RE.search(s.text) else []
+        casualties = find_casualties(s.text) if casualty_word(s.text) else []
         dates = find_dates(s.text, published_at) if (triggers or casualties) else []
         return cls(
             text=s.text,
@@ -573,13 +571,6 @@ def _counted(a: _Analysis) -> bool:
     return any(c.count is not None and c.count > 0 for c in a.casualties)
 
 
-_POSSESSIVE_EVENT = re.compile(
-    r"^\s*(?:(?:[\w-]+\s+){0,2})(?:air ?strikes?|strikes?|raids?|attacks?|shelling|bombing|bombardment|blasts?|"
-    r"explosions?|massacre|clashes|barrel[- ]bombs?)\b",
-    re.IGNORECASE,
-)
-
-
 def _event_date(a: _Analysis) -> DatePhrase | None:
     """The sentence's event date: not a "since" phrase, not a report date ("said on Thursday").
 
@@ -587,12 +578,12 @@ def _event_date(a: _Analysis) -> DatePhrase | None:
     date even when another day comes first ("A funeral was held on Sunday ...").
     """
     for d in a.dates:
-        if a.text[d.start : d.end].endswith(("'s", "’s")) and _POSSESSIVE_EVENT.match(a.text[d.end :]):
+        if a.text[d.start : d.end].endswith(("'s", "’s")) and get_lexicon().possessive_event.match(a.text[d.end :]):
             return d
     for d in a.dates:
         if d.since:
             continue
-        if _REPORTED_DATE.search(_before(a, d)):
+        if get_lexicon().report_verb_before_date.search(_before(a, d)):
             continue
         return d
     return None
@@ -623,7 +614,11 @@ def _paragraph_region(
 
 def _is_follow_up(s: Sentence, a: _Analysis) -> bool:
     """The next sentence refers back to this one ("The shelling killed two men ...")."""
-    return not s.title_like and a.veto is None and bool(_ANAPHOR.search(s.text) or (a.casualties and not a.typed))
+    return (
+        not s.title_like
+        and a.veto is None
+        and bool(get_lexicon().anaphor.search(s.text) or (a.casualties and not a.typed))
+    )
 
 
 def _article_context(sentences: list[Sentence], analysed: list[_Analysis]) -> _Context:
@@ -688,41 +683,20 @@ def _nearest_typed(triggers: list[Trigger], pos: int, text: str) -> Trigger | No
     return min(typed, key=lambda t: _distance(text, pos, pos, t.start, t.end))
 
 
-# Capitalised words that are never place names in this domain: NER is not run for them alone.
-_KNOWN_CAPS = re.compile(
-    r"^(?:Syria|Syrian|Syrians|Russia|Russian|Russians|Turkey|Turkish|Iran|Iranian|Iraq|Israel|Israeli|US|UN|"
-    r"U\.S\.|Kurdish|Assad|Bashar|President|Moscow|Ankara|Damascus|Sochi|Geneva|White|Helmets|Civil|Defence|"
-    r"Observatory|Human|Rights|SOHR|SANA|HTS|NLF|SDF|IS|ISIS|Islamic|State|Army|Forces|Front|Monday|Tuesday|"
-    r"Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|"
-    r"October|November|December|The|A|An|In|On|At|It|They|He|She|We|Meanwhile|Separately|According|Local|"
-    r"Rebel|Rebels|Regime|Government|Opposition|Hay\S*|Tahrir|al-Sham|Sham|Jaysh|Jaish|Captain|Colonel)$"
-)
-
-
 def _unknown_capitalised(text: str, regions: list[RegionMention]) -> bool:
     """Whether the sentence has a capitalised word (not sentence-initial, not a region or a known actor word)
     that could be a place the gazetteer matcher missed: only then is NER worth its ~5 ms."""
     for m in re.finditer(r"(?<=\s)[A-Z][\w’'-]+", text):
-        if any(r.start <= m.start() < r.end for r in regions) or _KNOWN_CAPS.match(m.group(0)):
+        if any(r.start <= m.start() < r.end for r in regions) or get_lexicon().known_capitalised.match(m.group(0)):
             continue
         return True
     return False
 
 
-# A munitions tally ("more than 300 shells and missiles on places in southern Idlib and northern Hama") or a
-# sweep across provinces ("air strikes on rebel-held areas of Aleppo and Idlib province") sums many attacks:
-# no single region event comes from it (the villages named beside it still do).
-_TALLY = re.compile(
-    r"\b(?:more than|over|at least|some|about|nearly)\s+\d{2,}\s+(?:[\w-]+\s+)?"
-    r"(?:shells|missiles|rockets|air ?strikes|strikes|raids|barrel bombs|projectiles)\b",
-    re.IGNORECASE,
-)
-
-
 def _event_regions(regions: list[RegionMention], a: _Analysis, text: str) -> list[RegionMention]:
     """Regions that can carry a region-level event: after a preposition or in a list, near a trigger (a list
     begun near the trigger carries its later members: "in northern Hama, southern Idlib and Latakia")."""
-    if _TALLY.search(text):
+    if get_lexicon().tally.search(text):
         return []
     governorates = {r.resolution.place.id for r in regions if r.resolution and r.resolution.place.kind == "governorate"}
     if len(governorates) > 1:
@@ -810,7 +784,7 @@ def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
         for d in prev:
             _apply_casualties(d, a.casualties, s)
     actor = pick_perpetrator(s.text, a.triggers[0].start if a.triggers else None)
-    unclaimed = bool(_UNCLAIMED.search(s.text))
+    unclaimed = bool(get_lexicon().unclaimed.search(s.text))
     target = find_target(s.text)
     for d in prev:
         if d.target is None and target is not None and len(prev) == 1:
@@ -819,7 +793,7 @@ def _complete(prev: list[_Draft], s: Sentence, a: _Analysis) -> None:
         if (
             d.perpetrator == "unknown"
             and actor is not None
-            and not (unclaimed or _UNCLAIMED.search(d.evidence.sentence))
+            and not (unclaimed or get_lexicon().unclaimed.search(d.evidence.sentence))
         ):
             d.perpetrator, d.perpetrator_text, d.perpetrator_from_context = actor.side, actor.text, True
             d.field_evidence["perpetrator"] = ev

@@ -11,15 +11,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from dmzwatch.nlp.lexicon import get_lexicon
 from dmzwatch.nlp.toponyms import GOVERNORATES
 
-_VIOLENCE = re.compile(
-    r"\b(?:air ?strikes?|air[- ]raids?|raids?|barrel[- ]bombs?|bomb(?:s|ing|ed|ardment)?|helicopters?|"
-    r"warplanes?|jets?|drones?|shell(?:s|ing|ed)?|rockets?|mortars?|artillery|missiles?|clash(?:es|ed)?|"
-    r"fighting|offensive|IEDs?|land ?mines?|car bombs?|explosions?|blasts?|killed|killing|wounded|injured|"
-    r"dead|died|martyred|martyring|casualties|attacks?|attacked|struck|targeted|massacre|executed|gunmen|ambush(?:ed)?)\b",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"[A-Za-z][\w’'-]*")
 _MAX_NGRAM = 4  # the longest surface forms that matter ("Jisr al Shughur", "Khan Shaykhun") fit
 
@@ -45,7 +39,9 @@ class RelevanceFilter:
             self._keys = frozenset(k for k in (normalize(n) for n in names) if len(k) >= 3)
 
     def is_relevant(self, text: str) -> bool:
-        if not _VIOLENCE.search(text):
+        # the lexicon's triggers and casualty words, the very ones extraction uses ("A booby-trapped motorcycle
+        # exploded in Sarmin" is an event, so its article is relevant)
+        if not any(p.search(text) for p in get_lexicon().violence):
             return False
         # A sliding window of the last few words: every n-gram ending at the current word that starts with a
         # capitalised word is looked up. Lazy, so a long text with an early match costs almost nothing.

@@ -12,25 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_HEADS = (
-    r"hospitals?|clinics?|medical (?:centre|center|point|facilit(?:y|ies))|schools?|markets?|market street|"
-    r"bakery|bakeries|mosques?|churche?s?|camps?|tents?|houses?|homes?|buildings?|shops?|cars?|vehicles?|"
-    r"motorcycles?|motorbikes?|buses|bus|trucks?|convoys?|checkpoints?|observation posts?|posts?|positions?|"
-    r"bases?|headquarters|airport|air ?base|fortifications|patrols?|roundabout|(?:civil defence |rescue )?centres?|"
-    r"centers?|power station|water station|farmland|fields"
-)
-_VERB = r"(?:hit|hits|struck|strikes|targeted|targeting|targets|destroyed|shelled|bombed|pounded|attacked|ambushed)"
-_PREP = r"(?:strikes?|raids?|bombs?|shells?|shelling|attacks?|bombardment|rockets?|mortars?) (?:on|near|at)"
-_TARGET_RE = re.compile(
-    rf"\b(?:{_VERB}|{_PREP})\s+(?P<np>(?:(?:a|an|the|its|their|one|two|three|several)\s+)?(?:[\w'’-]+\s+){{0,3}}?"
-    rf"(?P<head>{_HEADS}))\b",
-    re.IGNORECASE,
-)
-_PASSIVE_RE = re.compile(
-    rf"(?P<np>\b(?:a|an|the|one|two|three|several)\s+(?:[\w'’-]+\s+){{0,2}}?(?P<head>{_HEADS}))\b[^.;]{{0,60}}?"
-    r"\b(?:was|were|has been|have been) (?:hit|struck|targeted|destroyed|damaged|bombed|shelled)\b",
-    re.IGNORECASE,
-)
+from dmzwatch.nlp.lexicon import get_lexicon
+
 _DETERMINER = re.compile(r"^(?:a|an|the|its|their|one|two|three|several)\s+", re.IGNORECASE)
 
 
@@ -45,7 +28,7 @@ def find_target(sentence: str, near: int | None = None) -> Target | None:
     """The target stated in the sentence, the one nearest ``near`` (a trigger offset) when there are several."""
     found = [
         Target(_DETERMINER.sub("", m.group("np")), m.start("np"), m.end("np"))
-        for rx in (_TARGET_RE, _PASSIVE_RE)
+        for rx in get_lexicon().target_patterns
         for m in rx.finditer(sentence)
     ]
     if not found:

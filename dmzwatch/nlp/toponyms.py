@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from dmzwatch.nlp.lexicon import get_lexicon
 from dmzwatch.records import Place, Resolution
 
 if TYPE_CHECKING:  # spaCy is imported only when a PlaceFinder is built: the pre-filter must not pay for it
@@ -95,14 +96,6 @@ _NOT_NAMES = {
 # Hyphenated descriptors that a capitalised-name pattern would otherwise take for a name ("Christian-majority").
 _DESCRIPTOR = re.compile(
     r"-(?:majority|held|controlled|backed|led|run|based|owned|populated|affiliated|linked|allied|dominated)\b"
-)
-
-# Capitalised words coordinated with a place that are not places themselves ("Russian and Syrian", "Hama and
-# Idlib provinces" are handled as regions before this is consulted).
-_NOT_SIBLING = re.compile(
-    r"(?:Russian|Syrian|Turkish|Iranian|Kurdish|American|Regime|Government|Army|Forces|Rebels?|Jihadis?|HTS|"
-    r"NLF|SDF|SOHR|UN|US|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|"
-    r"April|May|June|July|August|September|October|November|December)\b"
 )
 
 _REGION_OF = re.compile(r"\b(?:countryside|province|governorate|rural|region|outskirts)\s+(?:of\s+)?$", re.I)
@@ -309,7 +302,7 @@ class PlaceFinder:
             s, e = m.start(), m.start() + len(name)
             if any(a < e and s < b for a, b in [*taken, *region_spans]):
                 continue
-            if name.lower() in _NOT_NAMES or len(name) < 3 or _DESCRIPTOR.search(name) or _NOT_SIBLING.match(name):
+            if name.lower() in _NOT_NAMES or len(name) < 3 or _DESCRIPTOR.search(name) or _known_word(name):
                 continue
             if _REGION_OF.search(sentence[max(0, s - 30) : s]):
                 continue  # "the southern countryside of Idlin": a misspelt governorate, not a village
@@ -371,6 +364,11 @@ class PlaceFinder:
                 if res is not None:
                     return res
         return None
+
+
+def _known_word(name: str) -> bool:
+    """A name that starts with a capitalised word the lexicon knows is never a place ("Russian and Syrian")."""
+    return bool(get_lexicon().known_capitalised.match(name.split()[0]))
 
 
 def _hint_after(regions: list[RegionMention], end: int) -> str | None:
