@@ -81,6 +81,7 @@ class GoldIncident:
     injured: int | None
     perpetrator: str | None
     date: date | None
+    evidence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ def parse_gold_line(line: str, lineno: int) -> GoldArticle:
                 injured=_opt_int(inc.get("injured"), f"{where} injured"),
                 perpetrator=inc.get("perpetrator"),
                 date=day,
+                evidence=inc.get("evidence") if isinstance(inc.get("evidence"), str) else None,
             )
         )
     nots = raw.get("not_incidents") or []
@@ -187,6 +189,8 @@ class ArticleResult:
     absorbed: int
     from_not_incidents: list[tuple[str, Predicted]]
     predicted_count: int
+    miss_causes: list[str] = field(default_factory=list)  # one per missed gold incident, same order
+    spurious_causes: list[str] = field(default_factory=list)  # one per spurious prediction, same order
 
 
 def _words(text: str) -> str:
@@ -269,7 +273,43 @@ def score_article(gaz: Gazetteer, gold: GoldArticle, predicted: Sequence[Predict
             if norm and norm in sentence:
                 from_nots.append((raw, p))
                 break
-    return ArticleResult(gold.seed, pairs, missed, free, absorbed, from_nots, len(predicted))
+    result = ArticleResult(gold.seed, pairs, missed, free, absorbed, from_nots, len(predicted))
+    result.miss_causes = [_miss_cause(gaz, g, pairs) for g in missed]
+    result.spurious_causes = [_spurious_cause(gaz, p, pairs, from_nots) for p in free]
+    return result
+
+
+# Error classes (issue 11): why an incident was missed, why a prediction was wrong.
+MISS_CAUSES = ("unknown place", "list member", "region", "not read")
+SPURIOUS_CAUSES = ("region", "statement", "duplicate", "other")
+
+
+def _evidence_key(text: str | None) -> str:
+    return _norm_statement(text or "")[:120]
+
+
+def _miss_cause(gaz: Gazetteer, g: GoldIncident, pairs: list[Pair]) -> str:
+    """region: a region-level incident; unknown place: the gazetteer cannot place it; list member: another
+    incident of its sentence was found (the list was cut short); not read: its sentence gave nothing for it."""
+    if g.precision == "region":
+        return "region"
+    if not _gold_ids(gaz, g):
+        return "unknown place"
+    if g.evidence and any(_evidence_key(p.gold.evidence) == _evidence_key(g.evidence) for p in pairs):
+        return "list member"
+    return "not read"
+
+
+def _spurious_cause(gaz: Gazetteer, p: Predicted, pairs: list[Pair], from_nots: list[tuple[str, Predicted]]) -> str:
+    """statement: made from a not-incident statement; region: a region-level event (not a village placed at
+    its region); duplicate: a second event for a place already matched; other: anything else."""
+    if any(q is p for _, q in from_nots):
+        return "statement"
+    if p.region_level and gaz.region(p.event.place_text) is not None:
+        return "region"
+    if p.place_id is not None and any(q.predicted.place_id == p.place_id for q in pairs):
+        return "duplicate"
+    return "other"
 
 
 # --- summary -----------------------------------------------------------------------------------------------
@@ -393,8 +433,30 @@ class Report:
             "date_accuracy": self.date_accuracy.as_dict(),
             "relevance": {**self.relevance, **self.relevance_accuracy.as_dict()},
             "not_incident_events": self.not_incident_events,
+            "error_classes": self.error_classes(),
             "cross_file_hints": self.cross_file_hints,
         }
+
+    def error_classes(self) -> dict[str, dict[str, int]]:
+        """Misses and false positives by cause, and field errors of matched incidents by field."""
+        misses = dict.fromkeys(MISS_CAUSES, 0)
+        spurious = dict.fromkeys(SPURIOUS_CAUSES, 0)
+        for a in self.articles:
+            for cause in a.miss_causes:
+                misses[cause] += 1
+            for cause in a.spurious_causes:
+                spurious[cause] += 1
+        fields = {"toll": 0, "type": 0, "perpetrator": 0, "date": 0, "zone": 0}
+        for p in self._pairs():
+            e, g = p.predicted.event, p.gold
+            fields["toll"] += (g.killed is not None and e.killed != g.killed) or (
+                g.injured is not None and e.injured != g.injured
+            )
+            fields["type"] += e.sub_event_type is not g.event_type
+            fields["perpetrator"] += bool(g.perpetrator) and e.perpetrator != g.perpetrator
+            fields["date"] += g.date is not None and e.occurred_on != g.date
+            fields["zone"] += g.in_dmz in ("yes", "no") and _zone_yes(p) != (g.in_dmz == "yes")
+        return {"misses": misses, "false_positives": spurious, "field_errors": fields}
 
     def details(self) -> list[dict[str, Any]]:
         """Per article: what matched with which field errors, what was missed, what was spurious."""
@@ -483,6 +545,13 @@ def format_report(report: Report) -> str:
         f"fn {s['relevance']['fn']}, tn {s['relevance']['tn']})",
         f"incidents from not_incidents statements: {s['not_incident_events']}",
     ]
+    classes = s["error_classes"]
+    for title, key in (
+        ("misses by cause", "misses"),
+        ("false positives by cause", "false_positives"),
+        ("matched incidents with a wrong field", "field_errors"),
+    ):
+        lines.append(f"{title}: " + ", ".join(f"{name} {n}" for name, n in classes[key].items()))
     for hint in s["cross_file_hints"]:
         lines.append(f"note (possible gold filing error): {hint}")
     return "\n".join(lines)

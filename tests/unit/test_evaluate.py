@@ -180,3 +180,28 @@ def test_a_village_placed_at_a_region_is_not_absorbed_by_that_regions_gold_incid
     report = evaluate(gaz, [gold], lambda g: preds)
     assert (report.tp, report.fp, report.fn) == (2, 0, 0)
     assert report.killed_exact.value == 1.0
+
+
+def test_errors_are_classed_by_cause(gaz: Gazetteer) -> None:
+    sentence = "Regime artillery shelled Kafr Nabl, Hass and Ariha."
+    gold = _gold(
+        [
+            _inc("Kafr Nabl", "Kafr Nabl", evidence=sentence, killed=2),
+            _inc("Hass", "Hass", evidence=sentence),  # its sentence gave Kafr Nabl: a list cut short
+            _inc("Qarzabil", "Qarzabil (unidentified)", precision="village"),  # nowhere in the gazetteer
+            _inc("southern Idlib", None, precision="region"),
+            _inc("Saraqib", "Saraqib", evidence="Jets struck Saraqib on Friday."),  # its sentence gave nothing
+        ],
+        ["the war has killed 370,000 people"],
+    )
+    preds = [
+        _pred(gaz, "Kafr Nabl", "Kafr Nabl", killed=3),
+        _pred(gaz, "Kafr Nabl", "Kafr Nabl", sub=SubEventType.SHELLING),  # a second event for the same place
+        _pred(gaz, "northern Hama", "northern Hama", region=True),
+        _pred(gaz, "Idlib", "Idlib", region=True, sentence="Locals said the war has killed 370,000 people."),
+        _pred(gaz, "Ariha", "Ariha"),
+    ]
+    classes = evaluate(gaz, [gold], lambda g: preds).error_classes()
+    assert classes["misses"] == {"unknown place": 1, "list member": 1, "region": 1, "not read": 1}
+    assert classes["false_positives"] == {"region": 1, "statement": 1, "duplicate": 1, "other": 1}
+    assert classes["field_errors"]["toll"] == 1
