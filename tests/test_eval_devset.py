@@ -8,12 +8,11 @@ where they end.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.eval_cli import run_eval
 
 REPO = Path(__file__).resolve().parent.parent
 DEVSET = REPO.parent / "shared" / "devset"
@@ -36,25 +35,7 @@ MAX_NOT_INCIDENT_EVENTS = 8
 
 
 def test_eval_on_the_dev_set_holds_its_floors() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workers.cli",
-            "eval",
-            str(DEVSET / "gold.jsonl"),
-            "--texts",
-            str(DEVSET / "texts"),
-            "--json",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    s = json.loads(result.stdout)["summary"]
+    s = run_eval(DEVSET / "gold.jsonl", DEVSET / "texts")["summary"]
     got = {"f1": s["incidents"]["f1"]} | {k: s[k]["rate"] for k in FLOORS if k != "f1"}
     below = {k: (got[k], floor) for k, floor in FLOORS.items() if got[k] is None or got[k] < floor}
     assert below == {}, f"dev-set figures under their floors (got, floor): {below}"

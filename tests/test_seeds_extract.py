@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.eval_cli import run_cli, run_eval
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO.parent / "shared" / "seeds"
@@ -21,16 +21,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def extracted() -> list[dict[str, object]]:
     files = sorted(str(p) for p in SEEDS.glob("*.txt"))
-    result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "extract", *files, "--published", "2019-05-04T12:00:00+03:00", "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    stdout = run_cli("extract", *files, "--published", "2019-05-04T12:00:00+03:00", "--json")
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def _find(records: list[dict[str, object]], seed_prefix: str, *names: str) -> dict[str, object]:
@@ -95,27 +87,7 @@ def test_eval_on_the_seed_gold() -> None:
     One known departure comes from the gold, not the extractor: Breideej is listed under seed 004 while its text
     is in seed 001 (one false positive and one miss; the eval prints a note).
     """
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workers.cli",
-            "eval",
-            str(SEEDS / "gold.jsonl"),
-            "--texts",
-            str(SEEDS),
-            "--published-default",
-            "2019-05-04T12:00:00+03:00",
-            "--json",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    s = json.loads(result.stdout)["summary"]
+    s = run_eval(SEEDS / "gold.jsonl", SEEDS, "--published-default", "2019-05-04T12:00:00+03:00")["summary"]
     assert s["incidents"]["f1"] >= 0.90
     assert s["type_accuracy"]["rate"] >= 0.85
     assert s["killed_exact"]["rate"] >= 0.9
