@@ -9,9 +9,10 @@ A sentence often names several actors ("regime shelling ... killed 22 fighters b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast
 
-from dmzwatch.nlp.lexicon import get_lexicon
+from dmzwatch.nlp.lexicon import Lexicon, get_lexicon
 from dmzwatch.records import Side
 
 # The actor patterns are the lexicon's (config/lexicon/<language>.yaml, "actors"), most specific first:
@@ -38,9 +39,16 @@ class Actor:
 
 
 def find_actors(text: str) -> list[Actor]:
+    """Every actor mention in ``text``, left to right, most specific pattern first where two overlap."""
+    return list(_find_actors(get_lexicon(), text))
+
+
+@lru_cache(maxsize=512)
+def _find_actors(lex: Lexicon, text: str) -> tuple[Actor, ...]:
+    # cached: one sentence is asked about once per place it names and once per follow-up (8 patterns each)
     found: list[Actor] = []
     taken: list[tuple[int, int]] = []
-    for rule in get_lexicon().actors:
+    for rule in lex.actors:
         side = cast(Side, rule.side)
         for m in rule.pattern.finditer(text):
             if side in _CASE_SENSITIVE and m.group(0).lower() in ("is",) and m.group(0) != "IS":
@@ -50,7 +58,7 @@ def find_actors(text: str) -> list[Actor]:
             taken.append((m.start(), m.end()))
             found.append(Actor(side, m.group(0), m.start(), m.end()))
     found.sort(key=lambda a: a.start)
-    return found
+    return tuple(found)
 
 
 def pick_perpetrator(text: str, trigger_start: int | None) -> Actor | None:

@@ -37,6 +37,7 @@ Context rules (each lowers confidence and records ``field_evidence``):
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Callable
@@ -228,7 +229,7 @@ class Extractor:
             if not places and self._use_ner and a.typed and _unknown_capitalised(s.text, regions):
                 places = self._ner_places(nlp, finder, s.text, regions)
             places = [p for p in places if _carries_event(p.start, p.end, a, s.text, places)]
-            places = [p for p in places if not _landmark(p, places, s.text)]
+            places = [p for p in places if not _landmark(p, places, s.text) and not _origin_or_area(p, s.text)]
             regions = _event_regions(regions, a, s.text)
 
             if not places:
@@ -409,6 +410,9 @@ class Extractor:
             fe["sub_event_type"] = ctx.type_ev
         if sub is None:
             sub = SubEventType.OTHER
+        # the kinds of attack an attacker named elsewhere may stand in for: a mixed air and ground bombardment
+        # ("airstrikes and artillery attacks") is either
+        same_kind = _BOMBARDMENT if (sub is SubEventType.OTHER and trig is not None) else {sub}
 
         # perpetrator
         anchor = trig.start if trig is not None else (a.triggers[0].start if a.triggers else None)
@@ -434,7 +438,7 @@ class Extractor:
             for d in reversed(drafts):
                 if not continuing and sentences[d.sentence_index].paragraph != s.paragraph:
                     continue
-                if d.sub_event_type is sub and d.perpetrator != "unknown" and d.perpetrator_text:
+                if d.sub_event_type in same_kind and d.perpetrator != "unknown" and d.perpetrator_text:
                     actor = Actor(d.perpetrator, d.perpetrator_text, 0, 0)
                     perp_ctx = True
                     fe["perpetrator"] = d.field_evidence.get("perpetrator", d.evidence)
@@ -445,7 +449,7 @@ class Extractor:
             and ctx.actor is not None
             and ctx.actor_ev is not None
             and sub is not SubEventType.REMOTE_EXPLOSIVE
-            and (ctx.type is None or ctx.type is sub or {ctx.type, sub} <= _BOMBARDMENT)
+            and (ctx.type is None or ctx.type in same_kind or {ctx.type, *same_kind} <= _BOMBARDMENT)
         ):
             # The headline's or lead's attacker stands in only for an attack of the same kind (air and ground
             # bombardment count as one: "government forces stepped up their bombardment" covers the shelling
@@ -567,6 +571,16 @@ def _landmark(p: PlaceMention, places: list[PlaceMention], text: str) -> bool:
     return any(0 <= p.start - q.end <= 45 for q in places if q is not p) and "outskirts" not in before[-30:]
 
 
+def _origin_or_area(p: PlaceMention, text: str) -> bool:
+    """ "troops stationed in Abu Dali fired rockets", "based in the nearby city of Ain Eissa": where the fire came
+    from, not what it hit; "several villages in the Maarrat al-Numan district": the area around a town, not
+    the town (both from the lexicon)."""
+    lex = get_lexicon()
+    return bool(
+        lex.origin_before.search(text[max(0, p.start - 60) : p.start]) or lex.place_as_area_after.match(text[p.end :])
+    )
+
+
 def _counted(a: _Analysis) -> bool:
     return any(c.count is not None and c.count > 0 for c in a.casualties)
 
@@ -678,9 +692,20 @@ def _nearest_typed(triggers: list[Trigger], pos: int, text: str) -> Trigger | No
     explosive = [t for t in typed if t.sub_event_type is SubEventType.REMOTE_EXPLOSIVE]
     if explosive:
         return explosive[0]
+    # "airstrikes and artillery attacks targeted A, B and C": air and ground fire named together, neither for
+    # a place of its own, is a mixed bombardment (the analysts' convention: Other, not the first weapon named)
+    # (an offensive "deploying helicopters, artillery and rocket fire" is still a battle: see pick_type)
+    if SubEventType.ARMED_CLASH not in kinds:
+        for a, b in itertools.pairwise(typed):
+            if {a.sub_event_type, b.sub_event_type} == _BOMBARDMENT and _MIXED_JOINT.fullmatch(text[a.end : b.start]):
+                return Trigger(a.start, b.end, text[a.start : b.end], SubEventType.OTHER)
     # several kinds: the one nearest the place in its clause ("regime shelling targeting the village of X",
     # "an offensive on the X area ... deploying helicopters, artillery")
     return min(typed, key=lambda t: _distance(text, pos, pos, t.start, t.end))
+
+
+# between two weapons named as one bombardment: "airstrikes and artillery", "air and ground", "rockets, jets"
+_MIXED_JOINT = re.compile(r"\s*(?:,|and|&|,\s*and)\s*")
 
 
 def _unknown_capitalised(text: str, regions: list[RegionMention]) -> bool:

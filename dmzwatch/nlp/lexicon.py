@@ -101,6 +101,8 @@ class Lexicon:
         self.report_verb_before_date = self.pattern("report_verb_before_date")
         self.clause_joint = self.pattern("clause_joint")
         self.known_capitalised = self.pattern("known_capitalised")
+        self.origin_before = self.pattern("origin_before")
+        self.place_as_area_after = self.pattern("place_as_area_after")
         self.actor_victim_before = self.pattern("actor_victim_before")
         self.actor_agent_before = self.pattern("actor_agent_before")
         self.actor_speaker_after = self.pattern("actor_speaker_after")
@@ -172,9 +174,32 @@ class Lexicon:
 
     # --- derived ------------------------------------------------------------------------------------------------
     @cached_property
-    def violence(self) -> tuple[re.Pattern[str], ...]:
-        """What the relevance pre-filter looks for: every typed and generic trigger and every casualty word."""
-        return (*(e.triggers for e in self.event_types), self.generic_trigger, self.casualty_word)
+    def violence(self) -> re.Pattern[str]:
+        """What the relevance pre-filter looks for: every typed and generic trigger and every casualty word.
+
+        One pattern, its alternatives grouped by their first letter ("a(?:ir ?strikes?|ttacks?|...)|b(?:...)"):
+        a long irrelevant page is scanned once, and at each word only the alternatives that can start there are
+        tried (measured: as fast as the old hand-kept pre-filter list, three times faster than a flat join).
+        """
+        specs = [e["triggers"] for e in self._get("event_types")]
+        specs += [self._get("generic_trigger"), self._get("casualty_word")]
+        buckets: dict[str, list[str]] = {}
+        bounded: list[str] = []  # inside the shared \b...\b
+        unbounded: list[str] = []  # patterns that set their own boundaries
+        for spec in specs:
+            sensitive = spec.get("case") == "sensitive"
+            for alt in (str(a) for a in spec["any"]):
+                if sensitive:
+                    alt = f"(?-i:{alt})"
+                if not spec.get("bounded"):
+                    unbounded.append(alt)
+                elif sensitive or not alt[:1].isalpha() or alt[1:2] in ("?", "*", "+", "{"):
+                    bounded.append(alt)
+                else:
+                    buckets.setdefault(alt[0].lower(), []).append(alt[1:])
+        groups = [f"{first}(?:{'|'.join(rest)})" for first, rest in sorted(buckets.items())]
+        body = rf"\b(?:{'|'.join([*groups, *bounded])})\b"
+        return re.compile("|".join([body, *unbounded]), re.IGNORECASE)
 
     @cached_property
     def target_patterns(self) -> tuple[re.Pattern[str], re.Pattern[str]]:

@@ -41,7 +41,7 @@ class RelevanceFilter:
     def is_relevant(self, text: str) -> bool:
         # the lexicon's triggers and casualty words, the very ones extraction uses ("A booby-trapped motorcycle
         # exploded in Sarmin" is an event, so its article is relevant)
-        if not any(p.search(text) for p in get_lexicon().violence):
+        if not get_lexicon().violence.search(text):
             return False
         # A sliding window of the last few words: every n-gram ending at the current word that starts with a
         # capitalised word is looked up. Lazy, so a long text with an early match costs almost nothing.

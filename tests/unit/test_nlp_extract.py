@@ -362,3 +362,22 @@ def test_a_dateline_mention_and_the_dated_report_are_one_event(extractor: Extrac
     ]
     assert len(events) == 1
     assert events[0].occurred_on == date(2021, 7, 17) and events[0].killed == 7
+
+
+def test_air_and_ground_fire_named_together_is_a_mixed_bombardment(extractor: Extractor) -> None:
+    text = "Regime airstrikes and artillery attacks targeted the villages of Hass and Saraqib overnight."
+    events = _by_place(extractor.extract(text, PUB))
+    assert {e.sub_event_type for e in events.values()} == {SubEventType.OTHER}
+    assert {e.perpetrator for e in events.values()} == {"government"}
+    # an offensive supported by aircraft and artillery is still a battle
+    text = "Regime forces launched an offensive on Hass on Friday, deploying helicopters, artillery and rockets."
+    assert _by_place(extractor.extract(text, PUB))["Hass"].sub_event_type is SubEventType.ARMED_CLASH
+
+
+def test_where_the_fire_came_from_is_not_what_it_hit(extractor: Extractor) -> None:
+    text = "Regime troops stationed in Morek fired rockets at Kafr Zita on Friday, causing material damage only."
+    events = _by_place(extractor.extract(text, PUB))
+    assert set(events) == {"Kafr Zita"}
+    assert (events["Kafr Zita"].killed, events["Kafr Zita"].injured) == (0, 0)
+    # "the Saraqib district" is the area around the town, not the town
+    assert extractor.extract("Warplanes struck several villages in the Saraqib district on Friday.", PUB) == []

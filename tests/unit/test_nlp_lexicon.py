@@ -112,3 +112,4 @@ def test_no_trigger_pattern_outside_the_lexicon() -> None:
     assert offenders == []
     # and the lexicon holds them
     assert any(rule.triggers.search("barrel bombs") for rule in lex.event_types)
+    assert lex.violence.search("A booby-trapped motorcycle exploded") and not lex.violence.search("a quiet market")
