@@ -225,7 +225,10 @@ class Extractor:
             regions = regions_of(i)
             doc = nlp.make_doc(s.text)
             context_region = _paragraph_region(regions_of, sentences, i)
-            places = [p for p in finder.places(s.text, doc, regions, context_region) if p.resolution is not None]
+            attack_ends = tuple(t.end for t in a.triggers)
+            places = [
+                p for p in finder.places(s.text, doc, regions, context_region, attack_ends) if p.resolution is not None
+            ]
             if not places and self._use_ner and a.typed and _unknown_capitalised(s.text, regions):
                 places = self._ner_places(nlp, finder, s.text, regions)
             places = [p for p in places if _carries_event(p.start, p.end, a, s.text, places)]
@@ -556,7 +559,9 @@ _LANDMARK_BEFORE = re.compile(
 
 # "al-Bara in Jabal al-Zawiyah", "Kabani area in Jabal al-Akrad": the second name only says where the first is
 _LOCATED_IN = re.compile(
-    r"\s*,?\s*(?:(?:area|village|town|city|hill|district|neighbou?rhood|camp|post)\s+)?in\s+(?:the\s+)?",
+    r"\s*,?\s*(?:(?:area|village|town|city|hill|district|neighbou?rhood|camp|post)\s+)?in\s+(?:the\s+)?|"
+    # "the al-Hamdaniya neighbourhood of Aleppo city"
+    r"\s+(?:neighbou?rhood|district|quarter|suburb)\s+of\s+(?:the\s+)?(?:city\s+of\s+)?",
     re.IGNORECASE,
 )
 

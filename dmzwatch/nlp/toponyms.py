@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from dmzwatch.nlp.lexicon import get_lexicon
+from dmzwatch.nlp.lexicon import Lexicon, get_lexicon
 from dmzwatch.records import Place, Resolution
 
 if TYPE_CHECKING:  # spaCy is imported only when a PlaceFinder is built: the pre-filter must not pay for it
@@ -162,13 +163,22 @@ class PlaceFinder:
 
     # --- places ----------------------------------------------------------------------------------------------
     def places(
-        self, sentence: str, doc: Doc, regions: list[RegionMention], context_region: Resolution | None = None
+        self,
+        sentence: str,
+        doc: Doc,
+        regions: list[RegionMention],
+        context_region: Resolution | None = None,
+        attack_ends: tuple[int, ...] = (),
     ) -> list[PlaceMention]:
         """Specific places (not regions) in the sentence, left to right, one mention per span.
 
         ``context_region`` is the region the surrounding text is about (named earlier in the paragraph): an
         unknown village introduced as one ("the village of X") whose own sentence names no region falls back to
         it, marked ``fallback-context`` (a weaker inference than "X in southern Idlib").
+
+        ``attack_ends`` are the end offsets of the sentence's typed triggers: the names right after an attack's
+        preposition ("raids on Binnin and Sarja", "bombarded positions in Sarjeh, Quqfin") are places even when
+        no settlement word introduces them.
         """
         found: list[PlaceMention] = []
         # "Idlib city", "Aleppo city": region-shaped phrases the gazetteer does not hold as regions are the city
@@ -183,20 +193,7 @@ class PlaceFinder:
         for m in [*_OF_RE.finditer(sentence), *_INCLUDING_RE.finditer(sentence)]:
             names_start = m.start("names")
             names = m.group("names")
-            parts = [
-                (p.start(), p.end()) for p in re.finditer(r"[^,&]+?(?=,\s+|,?\s+(?:and|as well as|&)\s+|$)", names)
-            ]
-            pieces: list[tuple[str, int, int]] = []
-            for a, b in parts:
-                raw = names[a:b]
-                lead = len(raw) - len(raw.lstrip(" ,"))
-                raw = raw.strip(" ,")
-                raw = re.sub(r"^(?:and|as well as|&)\s+", "", raw)
-                if not raw:
-                    continue
-                s = names_start + names.find(raw, a)
-                del lead
-                pieces.append((raw, s, s + len(raw)))
+            pieces = _list_pieces(names, names_start)
             multi = len(pieces) > 1
             if multi:
                 list_spans.append((names_start, names_start + len(names)))
@@ -206,6 +203,16 @@ class PlaceFinder:
                 pattern_names.append((cleaned, s, s + len(cleaned), multi))
                 if settlement:
                     pattern_kind[(s, s + len(cleaned))] = "settlement"
+        for end in attack_ends:
+            hit = _attack_target(get_lexicon()).match(sentence, end)
+            if hit is None:
+                continue
+            for raw, s, _ in _list_pieces(hit.group("names"), hit.start("names")):
+                cleaned = _TRAILING_NOISE.sub("", raw)
+                # not "YPG", "SDF" (groups), not "Syria's" (a possessive qualifies what follows)
+                if _known_word(cleaned) or cleaned.isupper() or re.search(r"['’]s$", cleaned):
+                    continue
+                pattern_names.append((cleaned, s, s + len(cleaned), True))
         for m in _PREFIXED_RE.finditer(sentence):
             pattern_names.append((m.group(0), m.start(), m.end(), False))
         for m in _SUFFIX_RE.finditer(sentence):
@@ -364,6 +371,28 @@ class PlaceFinder:
                 if res is not None:
                     return res
         return None
+
+
+@lru_cache(maxsize=4)
+def _attack_target(lex: Lexicon) -> re.Pattern[str]:
+    """Names right after an attack word ("raids on Binnin and Sarja", "bombarded positions in Sarjeh, Quqfin"):
+    the lexicon's attack_target_lead (the prepositions and hit verbs), then a list of names."""
+    return re.compile(
+        rf"[^.;:]{{0,40}}?\b(?:{lex.fragment('attack_target_lead')})(?:the\s+)?(?P<names>{_NAME_LIST})"
+    )
+
+
+def _list_pieces(names: str, offset: int) -> list[tuple[str, int, int]]:
+    """ "A, B and C" → each name with its sentence offsets (``offset`` is where ``names`` starts)."""
+    pieces: list[tuple[str, int, int]] = []
+    for part in re.finditer(r"[^,&]+?(?=,\s+|,?\s+(?:and|as well as|&)\s+|$)", names):
+        raw = part.group(0).strip(" ,")
+        raw = re.sub(r"^(?:and|as well as|&)\s+", "", raw)
+        if not raw:
+            continue
+        s = offset + names.find(raw, part.start())
+        pieces.append((raw, s, s + len(raw)))
+    return pieces
 
 
 def _known_word(name: str) -> bool:

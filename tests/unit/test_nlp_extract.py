@@ -381,3 +381,22 @@ def test_where_the_fire_came_from_is_not_what_it_hit(extractor: Extractor) -> No
     assert (events["Kafr Zita"].killed, events["Kafr Zita"].injured) == (0, 0)
     # "the Saraqib district" is the area around the town, not the town
     assert extractor.extract("Warplanes struck several villages in the Saraqib district on Friday.", PUB) == []
+
+
+def test_names_right_after_an_attack_are_places(extractor: Extractor) -> None:
+    # neither name is in this gazetteer and no "village of" introduces them; the region after them places them
+    text = "Regime forces bombarded positions in Sarjeh and Quqfin in southern Idlib with rockets on Friday."
+    events = _by_place(extractor.extract(text, PUB))
+    assert set(events) == {"Sarjeh", "Quqfin"}
+    assert {e.resolution.place.id for e in events.values() if e.resolution} == {"region:southern-idlib"}
+    # a group's acronym after an attack is not a place
+    events = _by_place(extractor.extract("Turkish drones struck YPG positions near Hass on Friday.", PUB))
+    assert set(events) == {"Hass"}
+
+
+def test_a_neighbourhood_of_a_city_is_the_place_not_the_city(extractor: Extractor) -> None:
+    text = "Rockets fell on the al-Hamdaniya neighbourhood of Hama city on Friday, wounding two."
+    assert set(_by_place(extractor.extract(text, PUB))) == {"al-Hamdaniya"}
+    # a neighbourhood nothing can place leaves the city as the place: the event is still in Saraqib
+    text = "Rockets fell on the Jourat al-Shayah neighbourhood of Saraqib on Friday, wounding two."
+    assert set(_by_place(extractor.extract(text, PUB))) == {"Saraqib"}
