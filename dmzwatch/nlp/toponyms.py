@@ -377,9 +377,7 @@ class PlaceFinder:
 def _attack_target(lex: Lexicon) -> re.Pattern[str]:
     """Names right after an attack word ("raids on Binnin and Sarja", "bombarded positions in Sarjeh, Quqfin"):
     the lexicon's attack_target_lead (the prepositions and hit verbs), then a list of names."""
-    return re.compile(
-        rf"[^.;:]{{0,40}}?\b(?:{lex.fragment('attack_target_lead')})(?:the\s+)?(?P<names>{_NAME_LIST})"
-    )
+    return re.compile(rf"[^.;:]{{0,40}}?\b(?:{lex.fragment('attack_target_lead')})(?:the\s+)?(?P<names>{_NAME_LIST})")
 
 
 def _list_pieces(names: str, offset: int) -> list[tuple[str, int, int]]:
