@@ -24,7 +24,7 @@ pytestmark = [
 
 FLOORS = {
     "f1": 0.80,
-    "killed_exact": 0.66,
+    "killed_exact": 0.74,
     "injured_exact": 0.61,
     "perpetrator_accuracy": 0.89,
     "date_accuracy": 0.68,

@@ -172,6 +172,9 @@ def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool, depth: int = 0) -> 
         if w in ("of", "the", "a", "his", "her", "their", "more", "same", "other"):
             n += 1
             continue
+        if w in _UNITS or w in _TENS or w.isdigit():
+            # "2020-02-26 Four civilians": another number starts the real phrase (a dateline's day is no toll)
+            return None
         if toks[n].text[:1].isupper() or (_is_word(w) and step < 3 and w not in _STOP):
             n += 1
             continue
@@ -258,11 +261,13 @@ def find_casualties(sentence: str) -> list[Casualty]:
         kind: Kind | None = None
         w = t.low
         active = False
-        # "shot dead a man", "gunned down two", "executed three": active killing verbs of direct violence
+        # "shot dead a man", "gunned down two", "executed three": active killing verbs of direct violence;
+        # "gunmen shot a woman teacher to death": "shot" reads as killing when "to death" follows
         if (
             (w == "dead" and i > 0 and toks[i - 1].low == "shot")
             or (w == "down" and i > 0 and toks[i - 1].low == "gunned")
             or w in ("executed", "executing", "assassinated")
+            or (w == "shot" and _to_death(toks, i) and not _is_passive_aux(toks, i))
         ):
             kind, active = "killed", True
         elif w in _words().kill_active or w in _words().injure_active:
@@ -281,6 +286,13 @@ def find_casualties(sentence: str) -> list[Casualty]:
                 assert kind is not None
                 out.append(_mk(kind, p, toks, i, sentence))
                 used.update(range(p.start, p.end))
+                continue
+            one = _one_named_victim(toks, i + 1)
+            if p is None and one is not None and not _is_passive(toks, i):
+                # "an explosive device killed Hassan Khaleh", "a car bomb killed the head of the council"
+                assert kind is not None
+                out.append(_mk(kind, _NumPhrase(1, None, i + 1, one, False), toks, i, sentence))
+                used.update(range(i + 1, one))
                 continue
         # "claimed the lives of N", "the deaths of N", "left N dead"
         if (w == "lives" and i >= 2 and toks[i - 2].low in ("claimed", "claiming", "claim")) or (
@@ -346,6 +358,31 @@ _SHARE_RE = re.compile(
     r"(?: (?:of them|people|civilians|children|others))? in\b",
     re.IGNORECASE,
 )
+
+
+def _to_death(toks: list[_Tok], i: int) -> bool:
+    """'shot ... to death' within a few words."""
+    return any(
+        toks[k].low == "to" and k + 1 < len(toks) and toks[k + 1].low == "death"
+        for k in range(i + 1, min(len(toks), i + 9))
+    )
+
+
+def _is_passive_aux(toks: list[_Tok], i: int) -> bool:
+    return i > 0 and toks[i - 1].low in _PASSIVE_AUX
+
+
+def _one_named_victim(toks: list[_Tok], j: int) -> int | None:
+    """One victim named rather than counted: a personal name ("Hassan Khaleh", two or more capitalised words) or
+    a title ("the head of ...", "a local commander"). Returns the end token, or None."""
+    k = j
+    while k < len(toks) and toks[k].text[:1].isupper() and toks[k].text.isalpha():
+        k += 1
+    if k - j >= 2 and toks[j].low not in _STOP and not (k < len(toks) and toks[k].low in _words().victim_nouns):
+        return k  # (not "Kafr Nabl residents": a group named by its town)
+    if j + 1 < len(toks) and toks[j].low == "the" and toks[j + 1].low in _words().titled_victims:
+        return j + 2
+    return None
 
 
 def _is_passive(toks: list[_Tok], i: int) -> bool:

@@ -61,6 +61,7 @@ class CasualtyWords:
     civilian_nouns: frozenset[str]
     victim_nouns: frozenset[str]  # civilians included
     singular_victims: frozenset[str]
+    titled_victims: frozenset[str]  # "killed the head of ...": one victim named by a title
     no_casualties: re.Pattern[str]
     toll_risen: re.Pattern[str]
 
@@ -135,6 +136,7 @@ class Lexicon:
             civilian_nouns=civilians,
             victim_nouns=civilians | words("other_victim_nouns"),
             singular_victims=words("singular_victims"),
+            titled_victims=words("titled_victims"),
             no_casualties=self._compile(cas.get("no_casualties"), "casualties.no_casualties"),
             toll_risen=self._compile(cas.get("toll_risen"), "casualties.toll_risen"),
         )

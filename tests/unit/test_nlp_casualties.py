@@ -90,3 +90,20 @@ def test_an_including_aside_runs_to_its_comma() -> None:
 
 def test_injuries_as_a_noun() -> None:
     assert _first("the initial toll of the airstrikes is seven dead and over 25 injuries", "injured") == (25, None)
+
+
+@pytest.mark.parametrize(
+    "sentence,expected",
+    [
+        ("date 2020-02-26 Four civilians were killed in Russian airstrikes", (4, 4)),  # a dateline's day is no toll
+        ("an explosive device killed Hassan Khaleh in his car", (1, None)),  # one victim named
+        ("A car bomb killed the head of the local council", (1, None)),
+        ("unknown gunmen shot a woman teacher to death in the city", (1, 1)),
+    ],
+)
+def test_one_named_victim_and_datelines(sentence: str, expected: tuple[int | None, int | None]) -> None:
+    assert _first(sentence, "killed") == expected
+
+
+def test_a_group_named_by_its_town_is_not_one_victim() -> None:
+    assert _first("the strike killed Kafr Nabl residents", "killed") is None
