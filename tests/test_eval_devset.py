@@ -24,8 +24,8 @@ pytestmark = [
 
 FLOORS = {
     "f1": 0.80,
-    "killed_exact": 0.74,
-    "injured_exact": 0.61,
+    "killed_exact": 0.77,
+    "injured_exact": 0.75,
     "perpetrator_accuracy": 0.89,
     "date_accuracy": 0.68,
     "type_accuracy": 0.89,

@@ -220,7 +220,17 @@ class Extractor:
             if s.title_like or not (a.triggers or a.casualties) or len(s.text) > _MAX_SENTENCE_CHARS:
                 continue
             if a.veto is not None or _has_old_date(a.dates, pub_day):
-                prev_event_sentence, prev_drafts = None, []
+                if (
+                    prev_event_sentence is not None
+                    and _next_to(sentences, analysed, prev_event_sentence, i)
+                    and not a.typed
+                    and a.veto == "future"
+                ):
+                    # "The death toll is expected to rise further as the attack left 26 injured": a hedge on the
+                    # toll neither ends the story nor completes it; the next clause may still
+                    prev_event_sentence = i
+                else:
+                    prev_event_sentence, prev_drafts = None, []
                 continue
             regions = regions_of(i)
             doc = nlp.make_doc(s.text)
@@ -237,7 +247,8 @@ class Extractor:
 
             if not places:
                 if (
-                    prev_event_sentence == i - 1
+                    prev_event_sentence is not None
+                    and _next_to(sentences, analysed, prev_event_sentence, i)
                     and prev_drafts
                     and (get_lexicon().anaphor.search(s.text) or not a.typed)
                 ):
@@ -629,6 +640,15 @@ def _paragraph_region(
             if r.resolution is not None and r.resolution.place.kind != "country":
                 return r.resolution
     return None
+
+
+def _next_to(sentences: list[Sentence], analysed: list[_Analysis], j: int, i: int) -> bool:
+    """Sentence i follows sentence j with nothing between them but clauses of the same paragraph that say
+    nothing of violence ("..., while civilians were heading to work. The attack left 26 injured.")."""
+    return j < i and all(
+        sentences[k].paragraph == sentences[i].paragraph and not (analysed[k].triggers or analysed[k].casualties)
+        for k in range(j + 1, i)
+    )
 
 
 def _is_follow_up(s: Sentence, a: _Analysis) -> bool:

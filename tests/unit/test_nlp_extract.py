@@ -400,3 +400,12 @@ def test_a_neighbourhood_of_a_city_is_the_place_not_the_city(extractor: Extracto
     # a neighbourhood nothing can place leaves the city as the place: the event is still in Saraqib
     text = "Rockets fell on the Jourat al-Shayah neighbourhood of Saraqib on Friday, wounding two."
     assert set(_by_place(extractor.extract(text, PUB))) == {"Saraqib"}
+
+
+def test_a_toll_after_a_hedge_and_an_aside_completes_the_report(extractor: Extractor) -> None:
+    text = (
+        "Eight people were killed in rocket fire by regime forces on Saraqib, while civilians were heading to work. "
+        "The death toll is expected to rise further as the attack left at least 26 persons injured."
+    )
+    saraqib = _by_place(extractor.extract(text, PUB))["Saraqib"]
+    assert (saraqib.killed, saraqib.injured) == (8, 26)
