@@ -42,7 +42,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from dmzwatch.geo import haversine_km, normalize_toponym
@@ -63,6 +63,8 @@ _EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 _NER_LABELS = {"GPE", "LOC", "FAC"}
 # An explicit date this much older than publication is a photo caption or background, not the event.
 _OLD_DATE = timedelta(days=7)
+# An undated page was written within this long after the latest date it states (see _article_reference).
+_WRITTEN_WITHIN = timedelta(days=30)
 _BOMBARDMENT = {SubEventType.AIR_STRIKE, SubEventType.SHELLING}
 _CLAUSE_BREAK = re.compile(
     r"\bwhile\b|\bwhereas\b|;|\bmeanwhile\b|, adding\b|\bbut\b|\bas a result of\b|\bsubsequently\b",
@@ -200,7 +202,11 @@ class Extractor:
         nlp, finder = self._load()
         sentences = split_sentences(text)
         pub_day = local_day(published_at) if published_at is not None else None
-        analysed = [_Analysis.of(s, published_at) for s in sentences]
+        analysed = [_Analysis.of(s, published_at or _article_reference(text)) for s in sentences]
+        if published_at is None:
+            # an undated page: its own calendar dates give the year of "Jan. 4"; weekdays and "yesterday" stay
+            # unresolved (they need the day it was written)
+            analysed = [replace(a, dates=[d for d in a.dates if d.explicit]) for a in analysed]
         ctx = _article_context(sentences, analysed)
 
         drafts: list[_Draft] = []
@@ -504,6 +510,12 @@ class Extractor:
         if phrase is not None and phrase.day is not None:
             occurred, precision = phrase.day, phrase.precision
             fe["date"] = _span(s, phrase.start, phrase.end)
+        elif (earlier := _date_referred_to(i, s, analysed, sentences)) is not None:
+            # "On Monday, regime forces shelled X. The shelling was focused on the Latakia highway": the day of
+            # the report this sentence refers back to
+            phrase_before, sentence_before = earlier
+            occurred, precision = phrase_before.day, phrase_before.precision
+            fe["date"] = _span(sentence_before, phrase_before.start, phrase_before.end)
         elif ctx.date is not None and ctx.date.day is not None and ctx.date_ev is not None:
             occurred, inferred, precision = ctx.date.day, True, ctx.date.precision
             fe["date"] = ctx.date_ev
@@ -601,6 +613,21 @@ def _counted(a: _Analysis) -> bool:
     return any(c.count is not None and c.count > 0 for c in a.casualties)
 
 
+# What may stand before a page's own date stamp at the start of its first line ("date 2019-08-19 ...").
+_DATE_STAMP = re.compile(r"\W*(?:date|dated|published|updated|posted)?:?\s*", re.IGNORECASE)
+
+
+def _article_reference(text: str) -> datetime | None:
+    """For a page without a publication time: a stand-in for when it was written, from the latest full calendar
+    date it states ("Dec. 29, 2022"), for the year of yearless dates ("On Jan. 4" is 2023-01-04, not 2022). A
+    page is written on or after every date it states, mostly within weeks; None when it states none."""
+    days = [d.day for d in find_dates(text, None) if d.explicit and d.day is not None]
+    if not days:
+        return None
+    written = max(days) + _WRITTEN_WITHIN
+    return datetime(written.year, written.month, written.day, 12, tzinfo=UTC)
+
+
 def _event_date(a: _Analysis) -> DatePhrase | None:
     """The sentence's event date: not a "since" phrase, not a report date ("said on Thursday").
 
@@ -610,13 +637,15 @@ def _event_date(a: _Analysis) -> DatePhrase | None:
     for d in a.dates:
         if a.text[d.start : d.end].endswith(("'s", "’s")) and get_lexicon().possessive_event.match(a.text[d.end :]):
             return d
-    for d in a.dates:
-        if d.since:
-            continue
-        if get_lexicon().report_verb_before_date.search(_before(a, d)):
-            continue
-        return d
-    return None
+    candidates = [
+        d
+        for d in a.dates
+        if not d.since
+        and not get_lexicon().report_verb_before_date.search(_before(a, d))
+        and not _DATE_STAMP.fullmatch(a.text[: d.start])  # "date 2019-08-19 This photo ...": the page's stamp
+    ]
+    # "on Tuesday, December 18, 2018" in an undated page: the weekday cannot be placed, the calendar date can
+    return next((d for d in candidates if d.day is not None), candidates[0] if candidates else None)
 
 
 def _before(a: _Analysis, d: DatePhrase) -> str:
@@ -640,6 +669,17 @@ def _paragraph_region(
             if r.resolution is not None and r.resolution.place.kind != "country":
                 return r.resolution
     return None
+
+
+def _date_referred_to(
+    i: int, s: Sentence, analysed: list[_Analysis], sentences: list[Sentence]
+) -> tuple[DatePhrase, Sentence] | None:
+    """The event date of the sentence right before ``s`` when ``s`` refers back to it ("The shelling ...")."""
+    if i == 0 or not get_lexicon().anaphor.search(s.text) or not _next_to(sentences, analysed, i - 1, i):
+        return None
+    before = analysed[i - 1]
+    phrase = _event_date(before) if before.veto is None else None
+    return (phrase, sentences[i - 1]) if phrase is not None and phrase.day is not None else None
 
 
 def _next_to(sentences: list[Sentence], analysed: list[_Analysis], j: int, i: int) -> bool:

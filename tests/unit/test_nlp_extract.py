@@ -409,3 +409,29 @@ def test_a_toll_after_a_hedge_and_an_aside_completes_the_report(extractor: Extra
     )
     saraqib = _by_place(extractor.extract(text, PUB))["Saraqib"]
     assert (saraqib.killed, saraqib.injured) == (8, 26)
+
+
+def test_dates_from_the_page_itself(extractor: Extractor) -> None:
+    # the page's stamp is not the event's day; the caption's "Saturday, Aug 17" is
+    text = (
+        "date 2019-05-04 Rescuers search the rubble of a house hit by airstrikes in Hass, Syria, Thursday, May 2, 2019."
+    )
+    (event,) = extractor.extract(text, PUB)
+    assert event.occurred_on == date(2019, 5, 2)
+    # an undated page: its own full date gives "Jan. 4" its year (2023, not 2022); weekdays stay unresolved
+    text = (
+        "Gunmen shot dead two men in Hass on Dec. 29, 2022, a source said.\n"
+        "On Jan. 4, unknown gunmen shot a teacher to death in the town of Saraqib."
+    )
+    events = _by_place(extractor.extract(text, None))
+    assert events["Saraqib"].occurred_on == date(2023, 1, 4)
+    assert events["Hass"].occurred_on == date(2022, 12, 29)
+
+
+def test_a_report_referring_back_takes_its_day(extractor: Extractor) -> None:
+    text = (
+        "On Monday, regime forces shelled outposts near Hass, a commander said. "
+        "The shelling was focused on the town of Saraqib."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Saraqib"].occurred_on == date(2019, 4, 29)
