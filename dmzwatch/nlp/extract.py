@@ -436,7 +436,8 @@ class Extractor:
 
         # perpetrator
         anchor = trig.start if trig is not None else (a.triggers[0].start if a.triggers else None)
-        actor = pick_perpetrator(s.text, anchor)
+        # "unknown gunmen opened fire on a regime checkpoint": the text names the attacker as unknown
+        actor = pick_perpetrator(s.text, anchor) if not get_lexicon().unclaimed.search(s.text) else None
         perp_ctx = False
         if actor is not None:
             fe["perpetrator"] = _span(s, actor.start, actor.end)
@@ -786,8 +787,11 @@ def _unknown_capitalised(text: str, regions: list[RegionMention]) -> bool:
 def _event_regions(regions: list[RegionMention], a: _Analysis, text: str) -> list[RegionMention]:
     """Regions that can carry a region-level event: after a preposition or in a list, near a trigger (a list
     begun near the trigger carries its later members: "in northern Hama, southern Idlib and Latakia")."""
-    if get_lexicon().tally.search(text):
+    lex = get_lexicon()
+    if lex.tally.search(text):
         return []
+    # "forces based in the Maarrat al-Numan district of Idlib province shelled ...": where they are, not the target
+    regions = [r for r in regions if not lex.origin_before.search(text[max(0, r.start - 90) : r.start])]
     governorates = {r.resolution.place.id for r in regions if r.resolution and r.resolution.place.kind == "governorate"}
     if len(governorates) > 1:
         return []

@@ -435,3 +435,17 @@ def test_a_report_referring_back_takes_its_day(extractor: Extractor) -> None:
     )
     events = _by_place(extractor.extract(text, PUB))
     assert events["Saraqib"].occurred_on == date(2019, 4, 29)
+
+
+def test_unknown_gunmen_and_defenders_are_not_the_attackers(extractor: Extractor) -> None:
+    text = "Unknown gunmen opened fire on a regime checkpoint near Saraqib on Friday, wounding two soldiers."
+    assert _by_place(extractor.extract(text, PUB))["Saraqib"].perpetrator == "unknown"
+    text = "Regime forces shelled the town of Hass, which is defended by rebels, on Friday."
+    assert _by_place(extractor.extract(text, PUB))["Hass"].perpetrator == "government"
+
+
+def test_where_forces_are_based_is_not_a_region_event(extractor: Extractor) -> None:
+    text = "Regime forces based in the Morek area of Hama province shelled Kafr Zita on Friday."
+    assert set(_by_place(extractor.extract(text, PUB))) == {"Kafr Zita"}
+    text = "Turkish forces positioned in the zone targeted the town of Hass with rockets on Friday."
+    assert set(_by_place(extractor.extract(text, PUB))) == {"Hass"}

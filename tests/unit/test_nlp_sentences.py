@@ -117,3 +117,7 @@ def test_a_wire_photo_caption_is_not_the_event() -> None:
         "Rockets killed six civilians in the village of Sarja, meaning at least 13 were killed in total on Saturday."
     )
     assert veto(report.text) is None and veto(total.text) == "aggregate"
+
+
+def test_past_weeks_without_the_article_is_an_aggregate() -> None:
+    assert veto("In past weeks Russian warplanes have pounded the southern Idlib region.") == "aggregate"
