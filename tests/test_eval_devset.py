@@ -27,7 +27,7 @@ FLOORS = {
     "killed_exact": 0.75,
     "injured_exact": 0.72,
     "perpetrator_accuracy": 0.90,
-    "date_accuracy": 0.80,
+    "date_accuracy": 0.84,
     "type_accuracy": 0.89,
     "zone_agreement": 0.76,
 }

@@ -563,13 +563,19 @@ class _Analysis:
         triggers = find_triggers(s.text)
         casualties = find_casualties(s.text) if casualty_word(s.text) else []
         dates = find_dates(s.text, published_at) if (triggers or casualties) else []
+        why = veto(s.text) if (triggers or casualties) else None
+        if why == "habitual" and any(
+            d.day is not None and d.precision == 1 and not d.since and not _DATE_STAMP.fullmatch(s.text[: d.start])
+            for d in dates
+        ):
+            why = None  # "This takes us to Sunday, when the army repeatedly tried to crack the lines at Kabani"
         return cls(
             text=s.text,
             triggers=triggers,
             typed=any(t.sub_event_type is not None for t in triggers),
             casualties=casualties,
             dates=dates,
-            veto=veto(s.text) if (triggers or casualties) else None,
+            veto=why,
         )
 
 

@@ -449,3 +449,15 @@ def test_where_forces_are_based_is_not_a_region_event(extractor: Extractor) -> N
     assert set(_by_place(extractor.extract(text, PUB))) == {"Kafr Zita"}
     text = "Turkish forces positioned in the zone targeted the town of Hass with rockets on Friday."
     assert set(_by_place(extractor.extract(text, PUB))) == {"Hass"}
+
+
+def test_repeated_attempts_on_one_day_are_one_clash_by_the_attacker(extractor: Extractor) -> None:
+    text = (
+        "This takes us to Sunday, when the Syrian Arab Army repeatedly tried to crack the rebel lines at Hass, "
+        "but were once again repelled by Hayat Tahrir al-Sham."
+    )
+    (event,) = extractor.extract(text, PUB)
+    assert event.sub_event_type is SubEventType.ARMED_CLASH
+    assert event.perpetrator == "government" and event.occurred_on == date(2019, 4, 28)
+    # without a day, repeated attacks are not one incident
+    assert extractor.extract("Regime forces repeatedly shelled Hass, residents said.", PUB) == []

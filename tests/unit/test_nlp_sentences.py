@@ -43,9 +43,9 @@ def test_glued_sentences_are_split() -> None:
         ("A man died of a heart attack in Kafr Nabl on Friday.", "not violence"),
         ("Three children drowned in the Orontes near Jisr al-Shughur.", "not violence"),
         # habitual or ongoing, tallies over days, a campaign's span
-        ("Regime forces in Abu Dali continue to shell the villages with heavy artillery.", "aggregate"),
-        ("The army has been fighting to push militants out of the suburbs of Aleppo.", "aggregate"),
-        ("The town held out despite facing nonstop attacks from the Syrian and Russian forces.", "aggregate"),
+        ("Regime forces in Abu Dali continue to shell the villages with heavy artillery.", "habitual"),
+        ("The army has been fighting to push militants out of the suburbs of Aleppo.", "habitual"),
+        ("The town held out despite facing nonstop attacks from the Syrian and Russian forces.", "habitual"),
         ("Russia has escalated its airstrikes on the province of Idlib.", "aggregate"),
         ("Warplanes have committed dozens of massacres in Idlib since they launched the campaign.", "aggregate"),
         ("Hundreds of missiles rained down on Kafr Nabl and Hass on Friday and Saturday.", "aggregate"),
