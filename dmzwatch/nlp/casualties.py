@@ -196,6 +196,11 @@ def _phrase_at(toks: list[_Tok], i: int, *, need_noun: bool, depth: int = 0) -> 
     # "two men and a woman"
     if phrase.end < len(toks) and toks[phrase.end].low == "and":
         nxt = _phrase_at(toks, phrase.end + 1, need_noun=True, depth=depth + 1)
+        if nxt is None and phrase.end + 1 < len(toks) and toks[phrase.end + 1].low in _words().singular_victims:
+            # "a child and woman": a bare singular noun is one more
+            noun = toks[phrase.end + 1].low
+            civ = 1 if noun in _words().civilian_nouns else None
+            nxt = _NumPhrase(1, civ, phrase.end + 1, phrase.end + 2, False)
         if nxt is not None and nxt.count is not None and phrase.count is not None and not nxt.vague:
             civs = (phrase.civilians or 0) + (nxt.civilians or 0)
             phrase = _NumPhrase(phrase.count + nxt.count, civs or None, phrase.start, nxt.end, False)
@@ -408,6 +413,18 @@ def _subject_before(toks: list[_Tok], i: int, used: set[int]) -> _NumPhrase | No
             continue
         # a phrase must begin at a number-ish token or a qualifier, and not mid-phrase ("two" in "twenty two")
         return p
+    # "Nader al-Mafaalani was killed": one person named, with a singular verb
+    if 0 <= j < i - 1 and toks[j + 1].low == "was":
+        k = j
+        while k >= 0 and (toks[k].text[:1].isupper() or re.fullmatch(r"(?:al|el)-\w+", toks[k].text)):
+            k -= 1
+        known = get_lexicon().known_capitalised  # "The Syrian Army was killed" is no person's name
+        if (
+            j - k >= 2
+            and not any(n in used for n in range(k + 1, j + 1))
+            and not any(known.match(toks[n].text) for n in range(k + 1, j + 1))
+        ):
+            return _NumPhrase(1, None, k + 1, j + 1, False)
     return None
 
 

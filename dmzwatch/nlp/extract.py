@@ -84,7 +84,8 @@ _MAX_SENTENCE_CHARS = 1500
 # A region phrase carries an event only after a preposition or inside a list ("in northern Hama, southern
 # Idlib and Latakia"), not as an adjective ("a key Damascus ally").
 _REGION_LEAD = re.compile(
-    r"(?:\b(?:in|on|across|around|near|of|at|targeting|targeted|hit|struck|pounded|into|throughout|and)|,)\s+$",
+    r"(?:\b(?:in|on|across|around|near|of|at|targeting|targeted|hit|struck|pounded|into|throughout|and)|,)\s+"
+    r"(?:Syria(?:'s|’s)\s+)?$",  # "in a market in Syria's Idlib province"
     re.IGNORECASE,
 )
 

@@ -107,3 +107,9 @@ def test_one_named_victim_and_datelines(sentence: str, expected: tuple[int | Non
 
 def test_a_group_named_by_its_town_is_not_one_victim() -> None:
     assert _first("the strike killed Kafr Nabl residents", "killed") is None
+
+
+def test_a_bare_second_noun_and_a_named_passive_victim() -> None:
+    assert _first("A child and woman were also killed in a bombardment of the town", "killed") == (2, 2)
+    assert _first("a local source said Nader al-Mafaalani was killed by unknown gunmen", "killed") == (1, None)
+    assert _first("The Syrian Army was killed", "killed") is None  # a side, not a person
