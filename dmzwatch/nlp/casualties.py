@@ -105,6 +105,8 @@ def _number_at(toks: list[_Tok], i: int) -> tuple[int | None, int, bool] | None:
     if w == "a" and i + 2 < len(toks) and toks[i + 1].low == "number" and toks[i + 2].low == "of":
         return None, i + 3, True
     if w in _POSSESSIVES:
+        if i + 1 < len(toks) and toks[i + 1].low in _words().dual_victims:
+            return 2, i + 1, False  # "wounded their parents"
         for k in range(i + 1, min(len(toks), i + 3)):
             if toks[k].low in _words().singular_victims:
                 return 1, i + 1, False

@@ -62,6 +62,7 @@ class CasualtyWords:
     victim_nouns: frozenset[str]  # civilians included
     singular_victims: frozenset[str]
     titled_victims: frozenset[str]  # "killed the head of ...": one victim named by a title
+    dual_victims: frozenset[str]  # "wounded their parents": two
     no_casualties: re.Pattern[str]
     toll_risen: re.Pattern[str]
 
@@ -137,6 +138,7 @@ class Lexicon:
             victim_nouns=civilians | words("other_victim_nouns"),
             singular_victims=words("singular_victims"),
             titled_victims=words("titled_victims"),
+            dual_victims=words("dual_victims"),
             no_casualties=self._compile(cas.get("no_casualties"), "casualties.no_casualties"),
             toll_risen=self._compile(cas.get("toll_risen"), "casualties.toll_risen"),
         )

@@ -113,3 +113,7 @@ def test_a_bare_second_noun_and_a_named_passive_victim() -> None:
     assert _first("A child and woman were also killed in a bombardment of the town", "killed") == (2, 2)
     assert _first("a local source said Nader al-Mafaalani was killed by unknown gunmen", "killed") == (1, None)
     assert _first("The Syrian Army was killed", "killed") is None  # a side, not a person
+
+
+def test_their_parents_are_two() -> None:
+    assert _first("The shelling of Balyun wounded their parents.", "injured") == (2, None)
