@@ -27,7 +27,7 @@ FLOORS = {
     "killed_exact": 0.83,
     "injured_exact": 0.77,
     "perpetrator_accuracy": 0.90,
-    "date_accuracy": 0.84,
+    "date_accuracy": 0.88,
     "type_accuracy": 0.89,
     "zone_agreement": 0.76,
 }

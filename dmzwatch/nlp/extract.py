@@ -512,7 +512,9 @@ class Extractor:
         if phrase is not None and phrase.day is not None:
             occurred, precision = phrase.day, phrase.precision
             fe["date"] = _span(s, phrase.start, phrase.end)
-        elif (earlier := _date_referred_to(i, s, analysed, sentences)) is not None:
+        elif (earlier := _date_referred_to(i, s, analysed, sentences)) is not None or (
+            earlier := _same_day_as_before(i, s, analysed, sentences)
+        ) is not None:
             # "On Monday, regime forces shelled X. The shelling was focused on the Latakia highway": the day of
             # the report this sentence refers back to
             phrase_before, sentence_before = earlier
@@ -688,6 +690,23 @@ def _date_referred_to(
     before = analysed[i - 1]
     phrase = _event_date(before) if before.veto is None else None
     return (phrase, sentences[i - 1]) if phrase is not None and phrase.day is not None else None
+
+
+_SAME_DAY = re.compile(r"\b(?:on )?the same day\b", re.IGNORECASE)
+_SAME_DAY_REACH = 4  # sentences back to the report whose day "the same day" means
+
+
+def _same_day_as_before(
+    i: int, s: Sentence, analysed: list[_Analysis], sentences: list[Sentence]
+) -> tuple[DatePhrase, Sentence] | None:
+    """ "On the same day, ... was killed in Hirak": the day of the latest dated report before it."""
+    if not _SAME_DAY.search(s.text):
+        return None
+    for j in range(i - 1, max(-1, i - 1 - _SAME_DAY_REACH), -1):
+        phrase = _event_date(analysed[j]) if analysed[j].veto is None else None
+        if phrase is not None and phrase.day is not None:
+            return phrase, sentences[j]
+    return None
 
 
 def _next_to(sentences: list[Sentence], analysed: list[_Analysis], j: int, i: int) -> bool:

@@ -461,3 +461,12 @@ def test_repeated_attempts_on_one_day_are_one_clash_by_the_attacker(extractor: E
     assert event.perpetrator == "government" and event.occurred_on == date(2019, 4, 28)
     # without a day, repeated attacks are not one incident
     assert extractor.extract("Regime forces repeatedly shelled Hass, residents said.", PUB) == []
+
+
+def test_on_the_same_day_is_the_day_of_the_report_before(extractor: Extractor) -> None:
+    text = (
+        "On Thursday, two soldiers were killed when their car was targeted near Hass.\n"
+        "On the same day, a local source said a man was killed by unknown gunmen in the town of Saraqib."
+    )
+    events = _by_place(extractor.extract(text, PUB))
+    assert events["Saraqib"].occurred_on == date(2019, 5, 2)
