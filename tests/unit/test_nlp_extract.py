@@ -428,13 +428,25 @@ def test_dates_from_the_page_itself(extractor: Extractor) -> None:
     assert events["Hass"].occurred_on == date(2022, 12, 29)
 
 
-def test_a_report_referring_back_takes_its_day(extractor: Extractor) -> None:
-    text = (
-        "On Monday, regime forces shelled outposts near Hass, a commander said. "
-        "The shelling was focused on the town of Saraqib."
-    )
-    events = _by_place(extractor.extract(text, PUB))
-    assert events["Saraqib"].occurred_on == date(2019, 4, 29)
+@pytest.mark.parametrize(
+    "text,day",
+    [
+        # a sentence referring back ("The shelling ...") takes the day of the report before it
+        (
+            "On Monday, regime forces shelled outposts near Hass, a commander said. "
+            "The shelling was focused on the town of Saraqib.",
+            date(2019, 4, 29),
+        ),
+        # "on the same day" is the day of the latest dated report before it
+        (
+            "On Thursday, two soldiers were killed when their car was targeted near Hass.\n"
+            "On the same day, a local source said a man was killed by unknown gunmen in the town of Saraqib.",
+            date(2019, 5, 2),
+        ),
+    ],
+)
+def test_a_day_from_the_report_before(extractor: Extractor, text: str, day: date) -> None:
+    assert _by_place(extractor.extract(text, PUB))["Saraqib"].occurred_on == day
 
 
 def test_unknown_gunmen_and_defenders_are_not_the_attackers(extractor: Extractor) -> None:
@@ -461,12 +473,3 @@ def test_repeated_attempts_on_one_day_are_one_clash_by_the_attacker(extractor: E
     assert event.perpetrator == "government" and event.occurred_on == date(2019, 4, 28)
     # without a day, repeated attacks are not one incident
     assert extractor.extract("Regime forces repeatedly shelled Hass, residents said.", PUB) == []
-
-
-def test_on_the_same_day_is_the_day_of_the_report_before(extractor: Extractor) -> None:
-    text = (
-        "On Thursday, two soldiers were killed when their car was targeted near Hass.\n"
-        "On the same day, a local source said a man was killed by unknown gunmen in the town of Saraqib."
-    )
-    events = _by_place(extractor.extract(text, PUB))
-    assert events["Saraqib"].occurred_on == date(2019, 5, 2)
