@@ -121,3 +121,12 @@ def test_a_wire_photo_caption_is_not_the_event() -> None:
 
 def test_past_weeks_without_the_article_is_an_aggregate() -> None:
     assert veto("In past weeks Russian warplanes have pounded the southern Idlib region.") == "aggregate"
+
+
+def test_and_other_places_is_its_own_clause_and_days_of_massacres_an_aggregate() -> None:
+    text = (
+        "Rockets fell on places in Hass, Kafr Nabl and Saraqib and other places in the southern countryside of Idlib."
+    )
+    clauses = [s.text for s in split_sentences(text)]
+    assert clauses[-1].startswith("and other places") and len(clauses) == 2
+    assert veto("There were no airstrikes after bloody days of massacres against civilians in Idlib.") == "aggregate"
