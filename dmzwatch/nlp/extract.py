@@ -241,7 +241,7 @@ class Extractor:
                 continue
             regions = regions_of(i)
             doc = nlp.make_doc(s.text)
-            context_region = _paragraph_region(regions_of, sentences, i)
+            context_region = _paragraph_region(regions_of, sentences, i) or _article_region(regions_of, sentences, i)
             attack_ends = tuple(t.end for t in a.triggers)
             places = [
                 p for p in finder.places(s.text, doc, regions, context_region, attack_ends) if p.resolution is not None
@@ -417,16 +417,25 @@ class Extractor:
         if sub is None and nxt is not None and analysed[nxt].typed:
             sub, type_ctx = pick_type(analysed[nxt].triggers), True
             fe["sub_event_type"] = _ev(sentences[nxt])
+        # a generic verb of its own with another attacker ("HTS targeted the army's outposts in X", after a
+        # report of regime shelling) is its own, unspecified attack (Other), not the previous one's kind
+        own_attacker = pick_perpetrator(s.text, a.triggers[0].start) if a.triggers and trig is None else None
         if (
             sub is None
             and i > 0
             and analysed[i - 1].typed
             and analysed[i - 1].veto is None
             and not sentences[i - 1].title_like
+            and not _other_attacker(own_attacker, analysed[i - 1])
         ):
             sub, type_ctx = pick_type(analysed[i - 1].triggers), True
             fe["sub_event_type"] = _ev(sentences[i - 1])
-        if sub is None and ctx.type is not None and ctx.type_ev is not None:
+        if (
+            sub is None
+            and ctx.type is not None
+            and ctx.type_ev is not None
+            and not (own_attacker is not None and ctx.actor is not None and own_attacker.side != ctx.actor.side)
+        ):
             sub, type_ctx = ctx.type, True
             fe["sub_event_type"] = ctx.type_ev
         if sub is None:
@@ -664,6 +673,27 @@ def _before(a: _Analysis, d: DatePhrase) -> str:
 
 def _has_old_date(dates: list[DatePhrase], pub_day: date | None) -> bool:
     return pub_day is not None and any(d.explicit and d.day is not None and d.day < pub_day - _OLD_DATE for d in dates)
+
+
+def _other_attacker(own: Actor | None, before: _Analysis) -> bool:
+    """The sentence names an attacker, and it is not the one of the sentence before."""
+    if own is None:
+        return False
+    theirs = pick_perpetrator(before.text, before.triggers[0].start if before.triggers else None)
+    return theirs is not None and theirs.side != own.side
+
+
+def _article_region(
+    regions_of: Callable[[int], list[RegionMention]], sentences: list[Sentence], i: int
+) -> Resolution | None:
+    """The last region named anywhere before sentence ``i`` (the headline's "Idlib", an earlier paragraph's
+    "southern Idlib"): where the article places events when a village's own paragraph names none. Weaker than
+    the paragraph's region; the village keeps its own name and region-level precision."""
+    for j in range(i - 1, -1, -1):
+        for r in reversed(regions_of(j)):
+            if r.resolution is not None and r.resolution.place.kind != "country":
+                return r.resolution
+    return None
 
 
 def _paragraph_region(

@@ -228,12 +228,15 @@ def test_an_unknown_village_falls_back_to_the_region_named_earlier_in_its_paragr
     assert "southern Idlib" not in events
 
 
-def test_the_region_of_another_paragraph_or_a_bare_name_is_not_borrowed(extractor: Extractor) -> None:
+def test_another_paragraphs_region_places_a_village_weakly_a_bare_name_not_at_all(extractor: Extractor) -> None:
     other_paragraph = (
         "Jets struck villages in southern Idlib on Friday, rescuers said.\n\n"
         "Two children were killed when a shell hit a school in the village of Qurqur."
     )
-    assert "Qurqur" not in _by_place(extractor.extract(other_paragraph, PUB))
+    # a village the text names is never dropped: the article's region places it, at region precision
+    qurqur = _by_place(extractor.extract(other_paragraph, PUB))["Qurqur"]
+    assert qurqur.resolution is not None and qurqur.resolution.place.id == "region:southern-idlib"
+    assert qurqur.resolution.geo_precision == 3 and qurqur.confidence < 0.6
     bare_name = (
         "Jets struck villages in southern Idlib on Friday, rescuers said. "
         "Two children were killed when a shell hit Kafr Qurqur."
@@ -473,3 +476,22 @@ def test_repeated_attempts_on_one_day_are_one_clash_by_the_attacker(extractor: E
     assert event.perpetrator == "government" and event.occurred_on == date(2019, 4, 28)
     # without a day, repeated attacks are not one incident
     assert extractor.extract("Regime forces repeatedly shelled Hass, residents said.", PUB) == []
+
+
+def test_an_unknown_village_falls_back_to_the_articles_region_across_paragraphs(extractor: Extractor) -> None:
+    text = (
+        "Regime shelling hits villages in southern Idlib\n\n"
+        "Two children were killed when a shell hit the village of Balshun on Friday, rescuers said."
+    )
+    balshun = _by_place(extractor.extract(text, PUB))["Balshun"]
+    assert balshun.resolution is not None and balshun.resolution.place.id == "region:southern-idlib"
+    assert balshun.resolution.geo_precision == 3 and balshun.killed == 2
+
+
+def test_another_attackers_unspecified_attack_is_not_typed_by_the_report_before(extractor: Extractor) -> None:
+    text = (
+        "Regime artillery shelled Hass on Friday, a commander said. "
+        "HTS targeted army outposts in the village of Morek, killing eight soldiers."
+    )
+    morek = _by_place(extractor.extract(text, PUB))["Morek"]
+    assert morek.sub_event_type is SubEventType.OTHER and morek.perpetrator == "hts"
