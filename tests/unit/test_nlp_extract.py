@@ -478,16 +478,6 @@ def test_repeated_attempts_on_one_day_are_one_clash_by_the_attacker(extractor: E
     assert extractor.extract("Regime forces repeatedly shelled Hass, residents said.", PUB) == []
 
 
-def test_an_unknown_village_falls_back_to_the_articles_region_across_paragraphs(extractor: Extractor) -> None:
-    text = (
-        "Regime shelling hits villages in southern Idlib\n\n"
-        "Two children were killed when a shell hit the village of Balshun on Friday, rescuers said."
-    )
-    balshun = _by_place(extractor.extract(text, PUB))["Balshun"]
-    assert balshun.resolution is not None and balshun.resolution.place.id == "region:southern-idlib"
-    assert balshun.resolution.geo_precision == 3 and balshun.killed == 2
-
-
 def test_another_attackers_unspecified_attack_is_not_typed_by_the_report_before(extractor: Extractor) -> None:
     text = (
         "Regime artillery shelled Hass on Friday, a commander said. "
