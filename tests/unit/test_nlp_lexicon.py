@@ -113,3 +113,10 @@ def test_no_trigger_pattern_outside_the_lexicon() -> None:
     # and the lexicon holds them
     assert any(rule.triggers.search("barrel bombs") for rule in lex.event_types)
     assert lex.violence.search("A booby-trapped motorcycle exploded") and not lex.violence.search("a quiet market")
+
+
+def test_a_front_line_of_fighting_is_a_description_not_a_clash() -> None:
+    from dmzwatch.nlp.triggers import find_triggers
+
+    text = "the convoy was bound for Khan Sheikhoun, which lies on the front line of fighting"
+    assert [t.text for t in find_triggers(text)] == []
