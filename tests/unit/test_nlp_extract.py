@@ -485,3 +485,8 @@ def test_another_attackers_unspecified_attack_is_not_typed_by_the_report_before(
     )
     morek = _by_place(extractor.extract(text, PUB))["Morek"]
     assert morek.sub_event_type is SubEventType.OTHER and morek.perpetrator == "hts"
+
+
+def test_an_institution_named_after_a_town_is_not_the_town(extractor: Extractor) -> None:
+    text = "The head of Saraqib City Council said a rocket hit a building in the town of Hass on Friday."
+    assert set(_by_place(extractor.extract(text, PUB))) == {"Hass"}
