@@ -203,7 +203,8 @@ class Extractor:
         nlp, finder = self._load()
         sentences = split_sentences(text)
         pub_day = local_day(published_at) if published_at is not None else None
-        analysed = [_Analysis.of(s, published_at or _article_reference(text)) for s in sentences]
+        reference = published_at or _article_reference(text)
+        analysed = [_Analysis.of(s, reference) for s in sentences]
         if published_at is None:
             # an undated page: its own calendar dates give the year of "Jan. 4"; weekdays and "yesterday" stay
             # unresolved (they need the day it was written)
@@ -241,7 +242,7 @@ class Extractor:
                 continue
             regions = regions_of(i)
             doc = nlp.make_doc(s.text)
-            context_region = _paragraph_region(regions_of, sentences, i) or _article_region(regions_of, sentences, i)
+            context_region = _context_region(regions_of, i)
             attack_ends = tuple(t.end for t in a.triggers)
             places = [
                 p for p in finder.places(s.text, doc, regions, context_region, attack_ends) if p.resolution is not None
@@ -446,16 +447,14 @@ class Extractor:
 
         # perpetrator
         anchor = trig.start if trig is not None else (a.triggers[0].start if a.triggers else None)
-        # "unknown gunmen opened fire on a regime checkpoint": the text names the attacker as unknown
-        actor = pick_perpetrator(s.text, anchor) if not get_lexicon().unclaimed.search(s.text) else None
+        # "Unidentified gunmen ...", "No group claimed the blast": the text says the attacker is unknown, so none
+        # is picked from the sentence ("unknown gunmen opened fire on a regime checkpoint") or borrowed from context
+        unclaimed_here = bool(get_lexicon().unclaimed.search(s.text))
+        actor = pick_perpetrator(s.text, anchor) if not unclaimed_here else None
         perp_ctx = False
         if actor is not None:
             fe["perpetrator"] = _span(s, actor.start, actor.end)
-        # "Unidentified gunmen ...", "No group claimed the blast": the text says the attacker is unknown, so no
-        # side is borrowed from context
-        unclaimed = get_lexicon().unclaimed.search(s.text) or (
-            nxt is not None and get_lexicon().unclaimed.search(sentences[nxt].text)
-        )
+        unclaimed = unclaimed_here or (nxt is not None and bool(get_lexicon().unclaimed.search(sentences[nxt].text)))
         if actor is None and nxt is not None and not unclaimed:
             actor = pick_perpetrator(sentences[nxt].text, None)
             if actor is not None:
@@ -577,8 +576,7 @@ class _Analysis:
         dates = find_dates(s.text, published_at) if (triggers or casualties) else []
         why = veto(s.text) if (triggers or casualties) else None
         if why == "habitual" and any(
-            d.day is not None and d.precision == 1 and not d.since and not _DATE_STAMP.fullmatch(s.text[: d.start])
-            for d in dates
+            d.day is not None and d.precision == 1 and not d.since and not _page_stamp(s.text, d) for d in dates
         ):
             why = None  # "This takes us to Sunday, when the army repeatedly tried to crack the lines at Kabani"
         return cls(
@@ -636,6 +634,11 @@ def _counted(a: _Analysis) -> bool:
 _DATE_STAMP = re.compile(r"\W*(?:date|dated|published|updated|posted)?:?\s*", re.IGNORECASE)
 
 
+def _page_stamp(text: str, d: DatePhrase) -> bool:
+    """The phrase is the page's own date stamp ("date 2019-08-19 This photo ..."), not a day of the story."""
+    return bool(_DATE_STAMP.fullmatch(text[: d.start]))
+
+
 def _article_reference(text: str) -> datetime | None:
     """For a page without a publication time: a stand-in for when it was written, from the latest full calendar
     date it states ("Dec. 29, 2022"), for the year of yearless dates ("On Jan. 4" is 2023-01-04, not 2022). A
@@ -661,7 +664,7 @@ def _event_date(a: _Analysis) -> DatePhrase | None:
         for d in a.dates
         if not d.since
         and not get_lexicon().report_verb_before_date.search(_before(a, d))
-        and not _DATE_STAMP.fullmatch(a.text[: d.start])  # "date 2019-08-19 This photo ...": the page's stamp
+        and not _page_stamp(a.text, d)
     ]
     # "on Tuesday, December 18, 2018" in an undated page: the weekday cannot be placed, the calendar date can
     return next((d for d in candidates if d.day is not None), candidates[0] if candidates else None)
@@ -683,28 +686,12 @@ def _other_attacker(own: Actor | None, before: _Analysis) -> bool:
     return theirs is not None and theirs.side != own.side
 
 
-def _article_region(
-    regions_of: Callable[[int], list[RegionMention]], sentences: list[Sentence], i: int
-) -> Resolution | None:
-    """The last region named anywhere before sentence ``i`` (the headline's "Idlib", an earlier paragraph's
-    "southern Idlib"): where the article places events when a village's own paragraph names none. Weaker than
-    the paragraph's region; the village keeps its own name and region-level precision."""
+def _context_region(regions_of: Callable[[int], list[RegionMention]], i: int) -> Resolution | None:
+    """The last sub-national region named before sentence ``i``: in its own paragraph first ("... in the southern
+    countryside of Idlib. Two children were killed in the village of X"), else earlier in the article (the
+    headline's "southern Idlib"). Scanning back from ``i`` finds the paragraph's own region before any earlier
+    one. Where an unknown village whose sentence names no region is placed (region precision)."""
     for j in range(i - 1, -1, -1):
-        for r in reversed(regions_of(j)):
-            if r.resolution is not None and r.resolution.place.kind != "country":
-                return r.resolution
-    return None
-
-
-def _paragraph_region(
-    regions_of: Callable[[int], list[RegionMention]], sentences: list[Sentence], i: int
-) -> Resolution | None:
-    """The last sub-national region named before sentence ``i`` in its paragraph ("... in the southern
-    countryside of Idlib. Two children were killed in the village of X"), or None."""
-    paragraph = sentences[i].paragraph
-    for j in range(i - 1, -1, -1):
-        if sentences[j].paragraph != paragraph:
-            break
         for r in reversed(regions_of(j)):
             if r.resolution is not None and r.resolution.place.kind != "country":
                 return r.resolution
@@ -717,9 +704,8 @@ def _date_referred_to(
     """The event date of the sentence right before ``s`` when ``s`` refers back to it ("The shelling ...")."""
     if i == 0 or not get_lexicon().anaphor.search(s.text) or not _next_to(sentences, analysed, i - 1, i):
         return None
-    before = analysed[i - 1]
-    phrase = _event_date(before) if before.veto is None else None
-    return (phrase, sentences[i - 1]) if phrase is not None and phrase.day is not None else None
+    phrase = _stated_day(analysed[i - 1])
+    return (phrase, sentences[i - 1]) if phrase is not None else None
 
 
 _SAME_DAY = re.compile(r"\b(?:on )?the same day\b", re.IGNORECASE)
@@ -733,10 +719,16 @@ def _same_day_as_before(
     if not _SAME_DAY.search(s.text):
         return None
     for j in range(i - 1, max(-1, i - 1 - _SAME_DAY_REACH), -1):
-        phrase = _event_date(analysed[j]) if analysed[j].veto is None else None
-        if phrase is not None and phrase.day is not None:
+        phrase = _stated_day(analysed[j])
+        if phrase is not None:
             return phrase, sentences[j]
     return None
+
+
+def _stated_day(a: _Analysis) -> DatePhrase | None:
+    """The event date a (not vetoed) sentence states, when it fixes a day."""
+    phrase = _event_date(a) if a.veto is None else None
+    return phrase if phrase is not None and phrase.day is not None else None
 
 
 def _next_to(sentences: list[Sentence], analysed: list[_Analysis], j: int, i: int) -> bool:
@@ -986,12 +978,7 @@ def _hand_down_toll(region: _Draft, covering: list[_Draft]) -> None:
     """ "Air strikes killed at least 12 civilians in a market in Idlib province. Another 18 people were wounded
     when the warplanes hit the town of Maarat al-Numan": a region's toll belongs to the one village of the same
     kind of attack reported next to it (within two sentences) that states no figure of that kind itself."""
-    near = [
-        o
-        for o in covering
-        if abs(o.sentence_index - region.sentence_index) <= _MAX_FOLLOW_UPS
-        and o.sub_event_type is region.sub_event_type
-    ]
+    near = [o for o in covering if o.sub_event_type is region.sub_event_type]  # covering: within two sentences
     if len(near) != 1 or near[0].in_list:
         return
     village = near[0]

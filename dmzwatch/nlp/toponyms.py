@@ -172,7 +172,8 @@ class PlaceFinder:
     ) -> list[PlaceMention]:
         """Specific places (not regions) in the sentence, left to right, one mention per span.
 
-        ``context_region`` is the region the surrounding text is about (named earlier in the paragraph): an
+        ``context_region`` is the region the surrounding text is about (named earlier in the paragraph, else in
+        the article): an
         unknown village introduced as one ("the village of X") whose own sentence names no region falls back to
         it, marked ``fallback-context`` (a weaker inference than "X in southern Idlib").
 
