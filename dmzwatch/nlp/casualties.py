@@ -236,7 +236,7 @@ def _with_including(toks: list[_Tok], p: _NumPhrase, depth: int) -> _NumPhrase:
             if civ is None and sub.civilians is not None:
                 civ = sub.civilians
             end = sub.end
-            # "including two children and a female, were killed": the rest of the aside up to its comma
+            # "including two boys and a female, died": the rest of the aside up to its comma
             aside = end
             while aside < len(toks) and aside - end < 6 and (_is_word(toks[aside].low) or toks[aside].low.isdigit()):
                 if toks[aside].low in _STOP - {"and"}:
@@ -269,7 +269,7 @@ def find_casualties(sentence: str) -> list[Casualty]:
         w = t.low
         active = False
         # "shot dead a man", "gunned down two", "executed three": active killing verbs of direct violence;
-        # "gunmen shot a woman teacher to death": "shot" reads as killing when "to death" follows
+        # "masked men shot a pharmacist to death": "shot" reads as killing when "to death" follows
         if (
             (w == "dead" and i > 0 and toks[i - 1].low == "shot")
             or (w == "down" and i > 0 and toks[i - 1].low == "gunned")
@@ -296,7 +296,7 @@ def find_casualties(sentence: str) -> list[Casualty]:
                 continue
             one = _one_named_victim(toks, i + 1)
             if p is None and one is not None and not _is_passive(toks, i):
-                # "an explosive device killed Hassan Khaleh", "a car bomb killed the head of the council"
+                # "a bomb under his car killed Omar Darwish", "a blast killed the head of the village committee"
                 assert kind is not None
                 out.append(_mk(kind, _NumPhrase(1, None, i + 1, one, False), toks, i, sentence))
                 used.update(range(i + 1, one))
@@ -380,7 +380,7 @@ def _is_passive_aux(toks: list[_Tok], i: int) -> bool:
 
 
 def _one_named_victim(toks: list[_Tok], j: int) -> int | None:
-    """One victim named rather than counted: a personal name ("Hassan Khaleh", two or more capitalised words) or
+    """One victim named rather than counted: a personal name ("Omar Darwish", two or more capitalised words) or
     a title ("the head of ...", "a local commander"). Returns the end token, or None."""
     k = j
     while k < len(toks) and toks[k].text[:1].isupper() and toks[k].text.isalpha():
@@ -415,7 +415,7 @@ def _subject_before(toks: list[_Tok], i: int, used: set[int]) -> _NumPhrase | No
             continue
         # a phrase must begin at a number-ish token or a qualifier, and not mid-phrase ("two" in "twenty two")
         return p
-    # "Nader al-Mafaalani was killed": one person named, with a singular verb
+    # "Khaled al-Sabbagh was killed": one person named, with a singular verb
     if 0 <= j < i - 1 and toks[j + 1].low == "was":
         k = j
         while k >= 0 and (toks[k].text[:1].isupper() or re.fullmatch(r"(?:al|el)-\w+", toks[k].text)):

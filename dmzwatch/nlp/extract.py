@@ -85,7 +85,7 @@ _MAX_SENTENCE_CHARS = 1500
 # Idlib and Latakia"), not as an adjective ("a key Damascus ally").
 _REGION_LEAD = re.compile(
     r"(?:\b(?:in|on|across|around|near|of|at|targeting|targeted|hit|struck|pounded|into|throughout|and)|,)\s+"
-    r"(?:Syria(?:'s|’s)\s+)?$",  # "in a market in Syria's Idlib province"
+    r"(?:Syria(?:'s|’s)\s+)?$",  # "at a bakery in Syria's Hama province"
     re.IGNORECASE,
 )
 
@@ -234,7 +234,7 @@ class Extractor:
                     and not a.typed
                     and a.veto == "future"
                 ):
-                    # "The death toll is expected to rise further as the attack left 26 injured": a hedge on the
+                    # "Medics said the toll is expected to climb as the raid wounded 14 more": a hedge on the
                     # toll neither ends the story nor completes it; the next clause may still
                     prev_event_sentence = i
                 else:
@@ -523,7 +523,7 @@ class Extractor:
         elif (earlier := _date_referred_to(i, s, analysed, sentences)) is not None or (
             earlier := _same_day_as_before(i, s, analysed, sentences)
         ) is not None:
-            # "On Monday, regime forces shelled X. The shelling was focused on the Latakia highway": the day of
+            # "On Monday, artillery hit X. The shelling centred on the road to Y": the day of
             # the report this sentence refers back to
             phrase_before, sentence_before = earlier
             occurred, precision = phrase_before.day, phrase_before.precision
@@ -578,7 +578,7 @@ class _Analysis:
         if why == "habitual" and any(
             d.day is not None and d.precision == 1 and not d.since and not _page_stamp(s.text, d) for d in dates
         ):
-            why = None  # "This takes us to Sunday, when the army repeatedly tried to crack the lines at Kabani"
+            why = None  # "On Sunday troops tried again and again to storm the trenches at X"
         return cls(
             text=s.text,
             triggers=triggers,
@@ -597,7 +597,7 @@ _LANDMARK_BEFORE = re.compile(
 )
 
 
-# "al-Bara in Jabal al-Zawiyah", "Kabani area in Jabal al-Akrad": the second name only says where the first is
+# "Kafr Uwayd in Jabal al-Zawiya", "a hill in the Ghab plain": the second name only says where the first is
 _LOCATED_IN = re.compile(
     r"\s*,?\s*(?:(?:area|village|town|city|hill|district|neighbou?rhood|camp|post)\s+)?in\s+(?:the\s+)?|"
     # "the al-Hamdaniya neighbourhood of Aleppo city"
@@ -617,7 +617,7 @@ def _landmark(p: PlaceMention, places: list[PlaceMention], text: str) -> bool:
 
 
 def _origin_or_area(p: PlaceMention, text: str) -> bool:
-    """ "troops stationed in Abu Dali fired rockets", "based in the nearby city of Ain Eissa": where the fire came
+    """ "gunners stationed in Morek fired rockets", "based in the nearby town of Tell Tamr": where the fire came
     from, not what it hit; "several villages in the Maarrat al-Numan district": the area around a town, not
     the town (both from the lexicon)."""
     lex = get_lexicon()
@@ -838,7 +838,7 @@ def _event_regions(regions: list[RegionMention], a: _Analysis, text: str) -> lis
     lex = get_lexicon()
     if lex.tally.search(text):
         return []
-    # "forces based in the Maarrat al-Numan district of Idlib province shelled ...": where they are, not the target
+    # "units based in the Jisr al-Shughur district of Idlib province fired on ...": where they are, not the target
     regions = [r for r in regions if not lex.origin_before.search(text[max(0, r.start - 90) : r.start])]
     governorates = {r.resolution.place.id for r in regions if r.resolution and r.resolution.place.kind == "governorate"}
     if len(governorates) > 1:
@@ -975,8 +975,8 @@ def _drop_summary_regions(drafts: list[_Draft]) -> list[_Draft]:
 
 
 def _hand_down_toll(region: _Draft, covering: list[_Draft]) -> None:
-    """ "Air strikes killed at least 12 civilians in a market in Idlib province. Another 18 people were wounded
-    when the warplanes hit the town of Maarat al-Numan": a region's toll belongs to the one village of the same
+    """ "Jets killed nine civilians at a fuel depot in Idlib province. A further 20 were hurt when the jets hit
+    the town of Sarmin": a region's toll belongs to the one village of the same
     kind of attack reported next to it (within two sentences) that states no figure of that kind itself."""
     near = [o for o in covering if o.sub_event_type is region.sub_event_type]  # covering: within two sentences
     if len(near) != 1 or near[0].in_list:
@@ -1011,8 +1011,8 @@ def _dedupe(drafts: list[_Draft]) -> list[_Draft]:
         key = (pid, d.sub_event_type.value, d.occurred_on)
         first = out.get(key)
         if first is None:
-            # "EHSIM, SYRIA - Regime artillery fire killed seven ..." (dated by publication) and "The shelling hit
-            # Ehsim late Saturday" are one attack: a mention whose day was only inferred joins the same place's
+            # "SARMIN, SYRIA - Artillery killed four people ..." (dated by publication) and "The shells landed in
+            # Sarmin on Friday evening" are one attack: a mention whose day was only inferred joins the same place's
             # and kind's mention with a stated day
             same = [k for k in out if k[:2] == key[:2] and (out[k].date_inferred or d.date_inferred)]
             if same:

@@ -178,7 +178,7 @@ class PlaceFinder:
         it, marked ``fallback-context`` (a weaker inference than "X in southern Idlib").
 
         ``attack_ends`` are the end offsets of the sentence's typed triggers: the names right after an attack's
-        preposition ("raids on Binnin and Sarja", "bombarded positions in Sarjeh, Quqfin") are places even when
+        preposition ("raids on Tarmala and Abdin", "shelled positions in Hazarin, Maarzita") are places even when
         no settlement word introduces them.
         """
         found: list[PlaceMention] = []
@@ -353,8 +353,8 @@ class PlaceFinder:
 
     def _resolve(self, name: str, regions: list[RegionMention], end: int) -> Resolution | None:
         """Resolve with the governorate the sentence places the name in. A hint taken from a region named
-        elsewhere in the sentence (not right after the name) is weak: "the village of X in rural Aleppo as
-        well as the towns of Jarjanaz ..." must not refuse Jarjanaz for lying in Idlib."""
+        elsewhere in the sentence (not right after the name) is weak: "a farm near X in rural Hama and the
+        town of Saraqib ..." must not refuse Saraqib for lying in Idlib."""
         hint = _hint_after(regions, end)
         res = self._gaz.resolve(name, admin1_hint=hint)
         if res is None and hint is not None and not any(r.start >= end and r.admin1 for r in regions):
@@ -376,7 +376,7 @@ class PlaceFinder:
 
 @lru_cache(maxsize=4)
 def _attack_target(lex: Lexicon) -> re.Pattern[str]:
-    """Names right after an attack word ("raids on Binnin and Sarja", "bombarded positions in Sarjeh, Quqfin"):
+    """Names right after an attack word ("raids on Tarmala and Abdin", "shelled positions in Hazarin, Maarzita"):
     the lexicon's attack_target_lead (the prepositions and hit verbs), then a list of names."""
     return re.compile(rf"[^.;:]{{0,40}}?\b(?:{lex.fragment('attack_target_lead')})(?:the\s+)?(?P<names>{_NAME_LIST})")
 

@@ -64,6 +64,6 @@ def test_victims_and_sources(sentence: str, trigger: str, side: str | None) -> N
 
 def test_a_word_ending_in_at_is_not_a_victim_position() -> None:
     # "reported that Russian fighter jets ...": "that" must not read as "at <actor>"
-    text = "SOHR sources reported that Russian fighter jets executed several airstrikes on Hass"
-    actor = pick_perpetrator(text, text.find("airstrikes"))
+    text = "Local sources reported that Russian fighter jets bombed the outskirts of Hass"
+    actor = pick_perpetrator(text, text.find("bombed"))
     assert actor is not None and actor.side == "russia"

@@ -288,7 +288,7 @@ def test_unknown_names_listed_with_a_known_place_are_village_events(extractor: E
 
 
 def test_a_misspelt_governorate_in_a_list_is_not_a_village(extractor: Extractor) -> None:
-    text = "Regime forces shelled Hass in the southern countryside of Idlin and Saraqib, wounding two."
+    text = "Artillery pounded Hass in the western countryside of Idleeb and Saraqib, wounding two."
     assert set(_by_place(extractor.extract(text, PUB))) == {"Hass", "Saraqib"}
 
 
@@ -329,8 +329,8 @@ def test_no_casualties_after_a_list_is_zero_for_each(extractor: Extractor) -> No
 
 def test_a_region_toll_goes_to_the_village_reported_next_to_it(extractor: Extractor) -> None:
     text = (
-        "Air strikes by regime warplanes killed at least 12 civilians in a market in Idlib province on Friday. "
-        "Another 18 people were wounded when the warplanes hit the town of Saraqib."
+        "Regime warplanes killed at least 12 civilians at a fuel depot in Idlib province on Friday. "
+        "Another 18 were wounded when the jets hit the town of Saraqib."
     )
     events = _by_place(extractor.extract(text, PUB))
     assert set(events) == {"Saraqib"}
@@ -348,7 +348,7 @@ def test_a_weak_governorate_hint_does_not_refuse_a_known_place(extractor: Extrac
 def test_no_region_event_from_a_tally_or_a_sweep_across_provinces(extractor: Extractor) -> None:
     for text in (
         "Regime forces fired more than 300 shells on places in northern Hama on Friday.",
-        "Ten people were killed in Russian and regime airstrikes on rebel-held areas of Hama and Idlib province.",
+        "Eleven people died in air raids on opposition areas of Hama and Idlib province.",
     ):
         assert extractor.extract(text, PUB) == []
 
@@ -368,7 +368,7 @@ def test_a_dateline_mention_and_the_dated_report_are_one_event(extractor: Extrac
 
 
 def test_air_and_ground_fire_named_together_is_a_mixed_bombardment(extractor: Extractor) -> None:
-    text = "Regime airstrikes and artillery attacks targeted the villages of Hass and Saraqib overnight."
+    text = "Regime air raids and artillery fire hit the villages of Hass and Saraqib overnight."
     events = _by_place(extractor.extract(text, PUB))
     assert {e.sub_event_type for e in events.values()} == {SubEventType.OTHER}
     assert {e.perpetrator for e in events.values()} == {"government"}
@@ -407,18 +407,16 @@ def test_a_neighbourhood_of_a_city_is_the_place_not_the_city(extractor: Extracto
 
 def test_a_toll_after_a_hedge_and_an_aside_completes_the_report(extractor: Extractor) -> None:
     text = (
-        "Eight people were killed in rocket fire by regime forces on Saraqib, while civilians were heading to work. "
-        "The death toll is expected to rise further as the attack left at least 26 persons injured."
+        "Eight people died when regime rockets hit Saraqib, while farmers were in the fields. "
+        "Medics said the toll is expected to climb as the strike wounded at least 26 others."
     )
     saraqib = _by_place(extractor.extract(text, PUB))["Saraqib"]
     assert (saraqib.killed, saraqib.injured) == (8, 26)
 
 
 def test_dates_from_the_page_itself(extractor: Extractor) -> None:
-    # the page's stamp is not the event's day; the caption's "Saturday, Aug 17" is
-    text = (
-        "date 2019-05-04 Rescuers search the rubble of a house hit by airstrikes in Hass, Syria, Thursday, May 2, 2019."
-    )
+    # the page's stamp is not the event's day; the caption's "Thursday, May 2, 2019" is
+    text = "date 2019-05-04 Volunteers dig through a home after an air raid on Hass, Syria, Thursday, May 2, 2019."
     (event,) = extractor.extract(text, PUB)
     assert event.occurred_on == date(2019, 5, 2)
     # an undated page: its own full date gives "Jan. 4" its year (2023, not 2022); weekdays stay unresolved
@@ -443,7 +441,7 @@ def test_dates_from_the_page_itself(extractor: Extractor) -> None:
         # "on the same day" is the day of the latest dated report before it
         (
             "On Thursday, two soldiers were killed when their car was targeted near Hass.\n"
-            "On the same day, a local source said a man was killed by unknown gunmen in the town of Saraqib.",
+            "The same day, a shopkeeper was shot dead by masked men in the town of Saraqib.",
             date(2019, 5, 2),
         ),
     ],
@@ -468,8 +466,8 @@ def test_where_forces_are_based_is_not_a_region_event(extractor: Extractor) -> N
 
 def test_repeated_attempts_on_one_day_are_one_clash_by_the_attacker(extractor: Extractor) -> None:
     text = (
-        "This takes us to Sunday, when the Syrian Arab Army repeatedly tried to crack the rebel lines at Hass, "
-        "but were once again repelled by Hayat Tahrir al-Sham."
+        "On Sunday the Syrian Arab Army repeatedly tried to storm rebel trenches at Hass "
+        "and was repelled by Hayat Tahrir al-Sham each time."
     )
     (event,) = extractor.extract(text, PUB)
     assert event.sub_event_type is SubEventType.ARMED_CLASH

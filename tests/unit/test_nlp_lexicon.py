@@ -118,5 +118,5 @@ def test_no_trigger_pattern_outside_the_lexicon() -> None:
 def test_a_front_line_of_fighting_is_a_description_not_a_clash() -> None:
     from dmzwatch.nlp.triggers import find_triggers
 
-    text = "the convoy was bound for Khan Sheikhoun, which lies on the front line of fighting"
+    text = "aid trucks waited outside Saraqib, which sits near the front lines of the fighting"
     assert [t.text for t in find_triggers(text)] == []

@@ -46,5 +46,5 @@ def test_has_trigger() -> None:
 def test_an_offensive_that_is_only_an_idea_is_not_a_trigger() -> None:
     from dmzwatch.nlp.triggers import find_triggers
 
-    assert [t.text for t in find_triggers("Russia backed the idea of an offensive on Idlib.")] == []
+    assert [t.text for t in find_triggers("Moscow floated the idea of an offensive against the rebels.")] == []
     assert [t.text for t in find_triggers("Jets executed three airstrikes on Hass.")] == ["Jets", "airstrikes"]
