@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,9 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.support.services import REPO
+from tests.support.services import REPO, free_port, redis_answers
 
 PG_BIN = Path(os.environ.get("DMZWATCH_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(predicate: object, timeout: float, what: str) -> None:
@@ -55,10 +48,7 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def _ping(self) -> bool:
-        try:
-            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
-        except redis.RedisError:
-            return False
+        return redis_answers(redis.Redis(port=self.port, socket_timeout=0.5))
 
     def start(self) -> None:
         # AOF on, fsync every second, no RDB snapshots: the deployment's settings (docker-compose.yml).

@@ -1,12 +1,14 @@
-"""Real services for integration tests: a fresh PostgreSQL database, a Redis db index, Celery subprocesses."""
+"""Real services for integration tests: a fresh PostgreSQL database, a Redis server of their own, Celery processes."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +19,6 @@ import redis
 
 REPO = Path(__file__).resolve().parent.parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("DMZWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("DMZWATCH_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 @contextmanager
@@ -34,17 +35,45 @@ def fresh_postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def fresh_redis_db() -> Iterator[str]:
-    """A Redis database index nobody else in this run uses, flushed before and after."""
-    index = 1 + secrets.randbelow(15)
-    url = f"{REDIS_URL}/{index}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+    """A Redis server of the test's own (a throwaway redis-server on a free loopback port, nothing on disk),
+    stopped afterwards. The machine's Redis may serve other deployments: tests never flush or write it."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="dmzwatch-redis-") as directory:
+        server = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory),
+                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            client = redis.Redis(port=port, socket_timeout=0.5)
+            if not wait_until(lambda: redis_answers(client), timeout=10, interval=0.05):
+                raise RuntimeError(f"the test's own redis-server on port {port} did not start")
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def redis_answers(client: redis.Redis) -> bool:
     try:
-        yield url
-    finally:
-        client.flushdb()
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 def dmzwatch(args: Sequence[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
