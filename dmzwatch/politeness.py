@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dmzwatch.errors import TransientError
 
@@ -170,9 +170,10 @@ class RedisHostPoliteness:
 
     def in_flight(self, host: str) -> int:
         """Requests to ``host`` holding a slot now (expired leases excluded)."""
-        seconds, micros = self._redis.time()  # Redis's clock, the one the leases were scored with
+        # Redis's clock, the one the leases were scored with (redis-py types replies loosely: sync client here)
+        seconds, micros = cast(tuple[int, int], self._redis.time())
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        return int(self._redis.zcount(self._keys(host)[0], now_ms, "+inf"))
+        return int(cast(int, self._redis.zcount(self._keys(host)[0], now_ms, "+inf")))
 
 
 # --- one process only --------------------------------------------------------------------------------------

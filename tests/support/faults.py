@@ -65,6 +65,13 @@ class PrivateRedis:
             self.process.wait(timeout=30)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL (an OOM kill, a crashed host): no shutdown, at most the last second of AOF is lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.process = None
+
 
 @contextmanager
 def private_redis(directory: Path) -> Iterator[PrivateRedis]:
