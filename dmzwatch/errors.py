@@ -13,6 +13,7 @@ happened and to which URL, e.g. "body exceeded 5000000 bytes after decompression
 
 from __future__ import annotations
 
+import random
 from typing import ClassVar
 
 
@@ -46,6 +47,14 @@ class TransientError(DmzwatchError):
     ) -> None:
         super().__init__(reason, url=url, status=status)
         self.retry_after_s = retry_after_s  # the server's Retry-After, in seconds, when it sent one
+
+
+def backoff_s(tries: int, retry_after_s: float | None = None, *, base_s: float, cap_s: float) -> float:
+    """Seconds before the next try: exponential with full jitter, capped; a server's Retry-After is a floor."""
+    delay = min(cap_s, base_s * 2 ** min(tries, 30)) * random.uniform(0.5, 1.0)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, cap_s))
+    return delay
 
 
 class PermanentError(DmzwatchError):

@@ -617,30 +617,47 @@ def _status_phrase(status: int) -> str:
     return httpx.codes.get_reason_phrase(status)
 
 
-# --- one client per process ------------------------------------------------------------------------------
+# --- one client per process and purpose ---------------------------------------------------------------------
 _client_lock = threading.Lock()
-_client: SafeHttpClient | None = None
-_client_pid: int | None = None
+# purpose -> (client, pid). "fetch": feeds and pages. "alerts": alert channels, whose whole send is bounded by
+# DMZWATCH_ALERT_SEND_TIMEOUT_S so one hanging channel holds a process for seconds, not the fetch deadline.
+_clients: dict[str, tuple[SafeHttpClient, int]] = {}
 
 
-def get_http_client() -> SafeHttpClient:
-    """The process-wide client, built on first use from the settings (never at import time).
+def _build_client(purpose: str) -> SafeHttpClient:
+    from dmzwatch.settings import get_settings
+
+    settings = get_settings()
+    if purpose == "alerts":
+        budget = settings.alert_send_timeout_s
+        return SafeHttpClient(
+            user_agent=settings.http_user_agent,
+            connect_timeout_s=min(settings.http_connect_timeout_s, budget),
+            read_timeout_s=min(settings.http_read_timeout_s, budget),
+            deadline_s=budget,
+            max_bytes=settings.http_max_bytes,
+            max_redirects=settings.http_max_redirects,
+            allow_hosts=settings.http_allow_hosts,
+        )
+    return SafeHttpClient.from_settings(settings)
+
+
+def get_http_client(purpose: str = "fetch") -> SafeHttpClient:
+    """The process-wide client for ``purpose``, built on first use from the settings (never at import time).
 
     Rebuilt after a fork: a prefork Celery child must not share the parent's pooled sockets."""
-    global _client, _client_pid
     with _client_lock:
-        if _client is None or _client_pid != os.getpid():
-            from dmzwatch.settings import get_settings
-
-            _client = SafeHttpClient.from_settings(get_settings())
-            _client_pid = os.getpid()
-        return _client
+        entry = _clients.get(purpose)
+        if entry is None or entry[1] != os.getpid():
+            entry = (_build_client(purpose), os.getpid())
+            _clients[purpose] = entry
+        return entry[0]
 
 
 def reset_http_client() -> None:
-    """Close and forget the process-wide client (tests, settings reloads)."""
-    global _client, _client_pid
+    """Close and forget the process-wide clients (tests, settings reloads)."""
     with _client_lock:
-        if _client is not None and _client_pid == os.getpid():
-            _client.close()
-        _client, _client_pid = None, None
+        for client, pid in _clients.values():
+            if pid == os.getpid():
+                client.close()
+        _clients.clear()

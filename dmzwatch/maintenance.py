@@ -19,10 +19,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from dmzwatch.alerts.webhook import sign
-from dmzwatch.db.models import Alert, AlertStatus, Article, ArticleStatus, SilenceAlarm
+from dmzwatch.db.models import Alert, AlertStatus, Article, ArticleStatus, Incident, SilenceAlarm
 from dmzwatch.db.repo import fail_article, insert_ignore
 from dmzwatch.errors import DmzwatchError, TransientError
 from dmzwatch.http import SafeHttpClient
@@ -41,6 +42,9 @@ STATUS_STAGE = {status: stage for stage, status in STAGE_STATUS.items()}
 
 # Articles that passed the conflict pre-filter: "news about the zone" for the silence alarm.
 RELEVANT_STATUSES = (ArticleStatus.CLEANED, ArticleStatus.EXTRACTED)
+
+# A scheduled alert retry this late lost its message (workers run countdown messages on time, give or take).
+RETRY_LOST_AFTER = timedelta(minutes=5)
 
 # One pass re-queues at most this many rows: after a long outage the rest follow on the next ticks instead
 # of flooding the queues in one burst.
@@ -101,9 +105,11 @@ def release_stage_attempt(sessions: SessionScope, article_id: int, stage: str, *
 
 
 def alert_attempts_exhausted(sessions: SessionScope, alert_id: int, *, max_attempts: int, now: datetime) -> bool:
-    """True (and the alert failed) when a pending alert already used its delivery attempts.
+    """True (and the alert failed) when a pending alert's deliveries crashed ``max_attempts`` times.
 
-    The alert stage counts attempts before it sends, so a delivery that crashes its worker still counts.
+    The alert stage counts attempts before it sends, so a delivery that crashes its worker still counts; a send
+    the channel answered with a transient failure is counted in ``failures`` too and is not a crash: an outage
+    is retried for as long as the alert is fresh, whatever the number of tries.
     """
     with sessions() as session:
         result = session.execute(
@@ -111,10 +117,11 @@ def alert_attempts_exhausted(sessions: SessionScope, alert_id: int, *, max_attem
             .where(
                 Alert.id == alert_id,
                 Alert.status == AlertStatus.PENDING.value,
-                Alert.attempts >= max_attempts,
+                Alert.attempts - Alert.failures >= max_attempts,
             )
             .values(
                 status=AlertStatus.FAILED.value,
+                lease_until=None,
                 last_error=f"gave up after {max_attempts} delivery attempts that did not finish",
             )
             .execution_options(synchronize_session=False)
@@ -184,38 +191,13 @@ def plan_requeue(
                 if getattr(touched, "rowcount", 0) == 1:  # a concurrent pass may have taken it
                     articles.setdefault(stage, []).append(article_id)
 
-        alerts: list[int] = []
-        failed_alerts: list[int] = []
-        if "alert" not in busy_stages:
-            alert_cutoff = now - alert_pending_after
-            last_touched = func.coalesce(Alert.requeued_at, Alert.created_at)
-            alert_rows = session.execute(
-                select(Alert.id, Alert.attempts)
-                .where(Alert.status == AlertStatus.PENDING.value, last_touched < alert_cutoff)
-                .order_by(Alert.id)
-                .limit(REQUEUE_BATCH)
-            ).all()
-            for alert_id, attempts in alert_rows:
-                if attempts >= max_alert_attempts:
-                    result = session.execute(
-                        update(Alert)
-                        .where(Alert.id == alert_id, Alert.status == AlertStatus.PENDING.value)
-                        .values(
-                            status=AlertStatus.FAILED.value,
-                            last_error=f"gave up after {attempts} attempts; the last message was lost",
-                        )
-                    )
-                    if getattr(result, "rowcount", 0) == 1:
-                        failed_alerts.append(alert_id)
-                    continue
-                touched = session.execute(
-                    update(Alert)
-                    .where(Alert.id == alert_id, Alert.status == AlertStatus.PENDING.value, last_touched < alert_cutoff)
-                    .values(requeued_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(touched, "rowcount", 0) == 1:
-                    alerts.append(alert_id)
+        alerts, failed_alerts = _requeue_alerts(
+            session,
+            now=now,
+            alert_pending_after=alert_pending_after,
+            max_alert_attempts=max_alert_attempts,
+            queue_busy="alert" in busy_stages,
+        )
     plan = RequeuePlan(articles=articles, alerts=alerts, failed_articles=failed_articles, failed_alerts=failed_alerts)
     if plan.requeued or failed_articles or failed_alerts:
         log.warning(
@@ -226,6 +208,239 @@ def plan_requeue(
             len(failed_alerts),
         )
     return plan
+
+
+def _requeue_alerts(
+    session: Session, *, now: datetime, alert_pending_after: timedelta, max_alert_attempts: int, queue_busy: bool
+) -> tuple[list[int], list[int]]:
+    """Pending alerts whose message is gone: (to re-send, failed for crashing too often).
+
+    Three ways a pending alert loses its message, each seen in the row:
+    * a send crashed (its worker was killed): the lease ran out and nobody re-sent it since. Re-sent at once,
+      so a killed alerts worker delays an alert by the lease and one tick, not by the broker's visibility
+      timeout (hours);
+    * its scheduled retry is long overdue (the countdown message died with a broker that kept nothing);
+    * it was never tried and has waited ``alert_pending_after`` while the alerts queue was empty.
+    """
+    crashed = and_(
+        Alert.lease_until.is_not(None),
+        Alert.lease_until < now,
+        or_(Alert.requeued_at.is_(None), Alert.requeued_at < Alert.lease_until),
+    )
+    retry_lost = and_(
+        Alert.lease_until.is_(None),
+        Alert.next_attempt_at < now - RETRY_LOST_AFTER,
+        or_(Alert.requeued_at.is_(None), Alert.requeued_at < Alert.next_attempt_at),
+    )
+    lost = or_(crashed, retry_lost)
+    if not queue_busy:
+        never_tried = and_(
+            Alert.lease_until.is_(None),
+            Alert.next_attempt_at.is_(None),
+            func.coalesce(Alert.requeued_at, Alert.created_at) < now - alert_pending_after,
+        )
+        lost = or_(lost, never_tried)
+    rows = session.execute(
+        select(Alert.id, Alert.attempts - Alert.failures)
+        .where(Alert.status == AlertStatus.PENDING.value, lost)
+        .order_by(Alert.id)
+        .limit(REQUEUE_BATCH)
+    ).all()
+    requeued: list[int] = []
+    failed: list[int] = []
+    for alert_id, crashes in rows:
+        if crashes >= max_alert_attempts:
+            result = session.execute(
+                update(Alert)
+                .where(Alert.id == alert_id, Alert.status == AlertStatus.PENDING.value)
+                .values(
+                    status=AlertStatus.FAILED.value,
+                    lease_until=None,
+                    last_error=f"gave up after {crashes} deliveries that did not finish; the last message was lost",
+                )
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                failed.append(alert_id)
+            continue
+        touched = session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.status == AlertStatus.PENDING.value, lost)
+            .values(requeued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(touched, "rowcount", 0) == 1:  # a concurrent pass may have taken it
+            requeued.append(alert_id)
+    return requeued, failed
+
+
+# --- operator: undelivered alerts ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class UndeliveredAlert:
+    id: int
+    incident_id: int
+    version: int
+    channel: str
+    kind: str
+    status: str
+    created_at: datetime
+    attempts: int
+    failures: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    place_name: str | None
+
+
+def list_alerts(
+    sessions: SessionScope, *, statuses: Sequence[str], channel: str | None = None, limit: int = 100
+) -> list[UndeliveredAlert]:
+    """Alerts in ``statuses`` (e.g. failed, pending), oldest first: what `dmzwatch alerts list` prints."""
+    query = (
+        select(Alert, Incident.place_name)
+        .join(Incident, Incident.id == Alert.incident_id)
+        .where(Alert.status.in_(list(statuses)))
+        .order_by(Alert.created_at, Alert.id)
+        .limit(limit)
+    )
+    if channel:
+        query = query.where(Alert.channel == channel)
+    with sessions() as session:
+        return [
+            UndeliveredAlert(
+                id=a.id,
+                incident_id=a.incident_id,
+                version=a.incident_version,
+                channel=a.channel,
+                kind=a.kind,
+                status=a.status,
+                created_at=a.created_at,
+                attempts=a.attempts,
+                failures=a.failures,
+                next_attempt_at=a.next_attempt_at,
+                last_error=a.last_error,
+                place_name=place,
+            )
+            for a, place in session.execute(query).all()
+        ]
+
+
+def retry_alerts(
+    sessions: SessionScope,
+    *,
+    now: datetime,
+    ids: Sequence[int] = (),
+    all_failed: bool = False,
+    channel: str | None = None,
+) -> list[int]:
+    """Make failed alerts pending again, fresh from now (their tries and crash count start over); returns the
+    ids to send. Only failed alerts move: a sent alert is never re-sent by mistake, a pending one is on its way.
+    """
+    if not ids and not all_failed:
+        return []
+    condition = Alert.status == AlertStatus.FAILED.value
+    if ids:
+        condition = and_(condition, Alert.id.in_(list(ids)))
+    if channel:
+        condition = and_(condition, Alert.channel == channel)
+    with sessions() as session:
+        chosen = list(session.scalars(select(Alert.id).where(condition).order_by(Alert.id)))
+        if chosen:
+            session.execute(
+                update(Alert)
+                .where(Alert.id.in_(chosen), Alert.status == AlertStatus.FAILED.value)
+                .values(
+                    status=AlertStatus.PENDING.value,
+                    retried_at=now,
+                    attempts=0,
+                    failures=0,
+                    first_failure_at=None,
+                    # Due now: if the message the caller sends is lost, maintenance re-sends it in minutes.
+                    next_attempt_at=now,
+                    lease_until=None,
+                    requeued_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+    if chosen:
+        log.warning("alerts %s sent again by the operator", chosen)
+    return chosen
+
+
+def oldest_undelivered_alert(session: Session) -> datetime | None:
+    """Creation time of the oldest alert still on its way (pending, or waiting in a digest)."""
+    return session.scalar(
+        select(func.min(Alert.created_at)).where(
+            Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.DIGEST.value])
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FailingChannel:
+    channel: str
+    failing_since: datetime
+    alerts: int  # pending alerts it has failed
+    last_error: str | None
+
+
+def failing_channels(sessions: SessionScope, *, now: datetime, longer_than: timedelta) -> list[FailingChannel]:
+    """Channels that have been failing their pending alerts for longer than ``longer_than``."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Alert.channel, func.min(Alert.first_failure_at), func.count(), func.max(Alert.id))
+            .where(Alert.status == AlertStatus.PENDING.value, Alert.failures > 0, Alert.first_failure_at.is_not(None))
+            .group_by(Alert.channel)
+        ).all()
+        found = []
+        for channel, since, count, newest in rows:
+            if since is not None and since < now - longer_than:
+                last_error = session.scalar(select(Alert.last_error).where(Alert.id == newest))
+                found.append(FailingChannel(channel, since, int(count), last_error))
+    return found
+
+
+# A channel still failing this long after its alarm gets a reminder.
+CHANNEL_ALARM_REMINDER = timedelta(hours=6)
+
+
+def channel_alarms_due(sessions: SessionScope, *, now: datetime, longer_than: timedelta) -> list[str]:
+    """Texts of new operator alarms: one per channel failing its alerts for longer than ``longer_than``, and a
+    reminder every CHANNEL_ALARM_REMINDER while it goes on. Rows live beside the silence alarms (same table,
+    subject ``channel:<name>``), so `status` and the metrics count them too."""
+    texts: list[str] = []
+    for failing in failing_channels(sessions, now=now, longer_than=longer_than):
+        subject = f"channel:{failing.channel}"
+        with sessions() as session:
+            recent = session.scalar(
+                select(func.count())
+                .select_from(SilenceAlarm)
+                .where(SilenceAlarm.zone == subject, SilenceAlarm.raised_at > now - CHANNEL_ALARM_REMINDER)
+            )
+            if recent:
+                continue
+            inserted = insert_ignore(
+                session,
+                SilenceAlarm,
+                {
+                    "zone": subject,
+                    "silent_since": failing.failing_since,
+                    "raised_at": now,
+                    "status": AlertStatus.SENT.value,  # the log line below is the alarm of record
+                    "sent_at": now,
+                    "attempts": 1,
+                },
+                ["zone", "silent_since"],
+            )
+            if not inserted:
+                continue
+        minutes = (now - failing.failing_since).total_seconds() / 60
+        text = (
+            f"dmzwatch: alert channel {failing.channel} has been failing for {minutes:.0f} min; "
+            f"{failing.alerts} alerts waiting (retried while fresh). Last error: {failing.last_error or '?'}. "
+            "Check the channel, then `dmzwatch alerts list`."
+        )
+        log.error(text)
+        texts.append(text)
+    return texts
 
 
 # --- zone silence --------------------------------------------------------------------------------------------
@@ -350,14 +565,21 @@ def stages_of_queues(queue_lengths: dict[str, int], stage_queues: dict[str, str]
 
 __all__: Sequence[str] = [
     "STAGE_STATUS",
+    "FailingChannel",
     "RequeuePlan",
     "Silence",
+    "UndeliveredAlert",
     "alert_attempts_exhausted",
+    "channel_alarms_due",
     "claim_stage_attempt",
     "detect_silence",
+    "failing_channels",
     "last_relevant_ingest",
+    "list_alerts",
     "notify_operator",
+    "oldest_undelivered_alert",
     "plan_requeue",
+    "retry_alerts",
     "send_silence_alarm",
     "silence_text",
     "stages_of_queues",

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from dmzwatch.db.models import OPEN_ARTICLE_STATUSES, Alert, AlertStatus, Article, Incident, SilenceAlarm
 from dmzwatch.feed_health import FeedHealth, MetricSample, collect_feed_health, feed_metric_samples
-from dmzwatch.maintenance import RELEVANT_STATUSES
+from dmzwatch.maintenance import RELEVANT_STATUSES, oldest_undelivered_alert
 from dmzwatch.stages import SessionScope
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class Snapshot:
     silence_alarms_by_status: dict[str, int]
     publish_to_alert: Histogram
     stage_latency: dict[str, Histogram] = field(default_factory=dict)
+    oldest_undelivered_alert_at: datetime | None = None  # pending or waiting in a digest
 
     def feeds_in(self, state: str) -> list[FeedHealth]:
         return [f for f in self.feeds if f.state == state]
@@ -130,6 +131,7 @@ def read_snapshot(sessions: SessionScope, *, now: datetime, stuck_after: timedel
             latency = (sent_at - published).total_seconds() if published is not None else None
             last_alert = (int(alert_id), str(channel), sent_at, latency)
         feeds = collect_feed_health(session, now=now)
+        oldest_undelivered = oldest_undelivered_alert(session)
         last_relevant = session.scalar(
             select(func.max(Article.discovered_at)).where(Article.status.in_([s.value for s in RELEVANT_STATUSES]))
         )
@@ -176,6 +178,7 @@ def read_snapshot(sessions: SessionScope, *, now: datetime, stuck_after: timedel
         silence_alarms_by_status=silence,
         publish_to_alert=publish_to_alert,
         stage_latency=stage_latency,
+        oldest_undelivered_alert_at=oldest_undelivered,
     )
 
 
@@ -265,6 +268,12 @@ def snapshot_metrics(snapshot: Snapshot) -> Iterator[Metric]:
         "dmzwatch_last_alert_sent_timestamp_seconds",
         "When the last alert was sent (0: never).",
         value=_ts(snapshot.last_alert[2] if snapshot.last_alert else None),
+    )
+    undelivered = snapshot.oldest_undelivered_alert_at
+    yield GaugeMetricFamily(
+        "dmzwatch_alert_oldest_undelivered_age_seconds",
+        "Age of the oldest alert not yet delivered (pending or in a digest); 0: none. Alarm on minutes.",
+        value=0.0 if undelivered is None else max(0.0, (snapshot.taken_at - undelivered).total_seconds()),
     )
     yield GaugeMetricFamily(
         "dmzwatch_last_relevant_article_timestamp_seconds",

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     alert_digest_threshold: int = Field(default=6, ge=0)
     alert_digest_window_s: int = Field(default=600, ge=1)
     alert_retry_base_s: float = Field(default=5.0, gt=0)  # first delivery retry after ~this; doubles each time
+    alert_retry_cap_s: float = Field(default=900.0, gt=0)  # longest wait between two tries (an outage goes on)
+    # One send's whole time budget (connect, TLS, body, answer), kept far below the task's time limit: a hung
+    # channel costs an alerts process this long, not minutes.
+    alert_send_timeout_s: float = Field(default=10.0, gt=0, le=30)
+    # Sends in flight at once per channel: a hanging channel holds this many alerts processes, never all.
+    alert_channel_concurrency: int = Field(default=1, ge=1)
+    # Operator alarm (log line and the other channels) once a channel has failed its alerts this long.
+    alert_channel_alarm_after_s: float = Field(default=900.0, gt=0)
     slack_bot_token: SecretStr | None = None  # xoxb-... : Slack bot mode (chat.postMessage, updates threaded)
     slack_channel: str | None = None  # channel id or name for bot mode, e.g. C0123456789
     slack_api_url: str = "https://slack.com/api/"  # Slack Web API base (tests point it at a local server)
@@ -91,6 +99,11 @@ class Settings(BaseSettings):
     max_alert_attempts: int = 10  # delivery attempts of one alert before `failed`
     zone_silence_h: float = 12.0  # alarm when no relevant article was ingested for this long (0: off)
     metrics_port: int = 9464
+
+    # --- PostgreSQL: a dead or half-open connection fails fast instead of hanging a task to its time limit ---
+    db_connect_timeout_s: int = Field(default=10, ge=1)
+    db_statement_timeout_s: float = Field(default=120.0, ge=0)  # below the task soft limit (240 s); 0: none
+    db_keepalives_idle_s: int = Field(default=30, ge=1)  # TCP keepalive probes after this much silence
 
     @field_validator("http_allow_hosts", "webhook_urls", mode="before")
     @classmethod

@@ -76,9 +76,22 @@ def watch_zone_silence(self: Task) -> bool:
             session_scope,
             silence,
             settings=settings,
-            client=get_http_client(),
+            client=get_http_client("alerts"),
             now=utcnow(),
             final_attempt=self.request.retries >= MAX_RETRIES,
         )
     except (TransientError, OperationalError, PoolTimeoutError) as exc:
         _retry(self, exc)
+
+
+@app.task(name=TaskName.WATCH_ALERT_CHANNELS, ignore_result=True, expires=300)
+def watch_alert_channels() -> int:
+    """Tell the operator when a channel has been failing its alerts for too long: a log line (always) and a
+    notice on every channel (the others carry it)."""
+    settings = get_settings()
+    texts = maintenance.channel_alarms_due(
+        session_scope, now=utcnow(), longer_than=timedelta(seconds=settings.alert_channel_alarm_after_s)
+    )
+    for text in texts:
+        maintenance.notify_operator(settings, get_http_client("alerts"), text, now=utcnow())
+    return len(texts)

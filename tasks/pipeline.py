@@ -18,11 +18,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from dmzwatch.alerts.channels import configured_channels
+from dmzwatch.alerts.channels import Channel, configured_channels
 from dmzwatch.alerts.routing import get_routing
 from dmzwatch.db.repo import fail_article
 from dmzwatch.db.session import session_scope
-from dmzwatch.errors import TransientError
+from dmzwatch.errors import TransientError, backoff_s
 from dmzwatch.feeds_config import ConfigError
 from dmzwatch.geo import load_zones
 from dmzwatch.http import get_http_client
@@ -43,19 +43,12 @@ _BACKOFF_BASE_S = 5.0
 _BACKOFF_CAP_S = 900.0  # stays far below the broker's visibility timeout (see workers.celery_app)
 # The database restarting or a network blip: worth retrying.
 TRANSIENT = (TransientError, OperationalError, PoolTimeoutError)
-
-
-def backoff_s(retries: int, retry_after_s: float | None = None, base_s: float = _BACKOFF_BASE_S) -> float:
-    """Exponential backoff with full jitter; a server's Retry-After is a floor."""
-    delay = min(_BACKOFF_CAP_S, base_s * 2**retries) * random.uniform(0.5, 1.0)
-    if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, _BACKOFF_CAP_S))
-    return delay
+DATABASE_TRANSIENT = (OperationalError, PoolTimeoutError)
 
 
 def _retry(task: Task, exc: BaseException, base_s: float = _BACKOFF_BASE_S) -> NoReturn:
     retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
-    countdown = backoff_s(task.request.retries, retry_after, base_s)
+    countdown = backoff_s(task.request.retries, retry_after, base_s=base_s, cap_s=_BACKOFF_CAP_S)
     raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES)
 
 
@@ -158,7 +151,7 @@ def alert_policy() -> incidents.AlertPolicy:
         # Retried like an outage: once the operator fixes the file, the article goes through (none is lost).
         raise TransientError(f"alerts configuration: {exc}") from exc
     return incidents.AlertPolicy(
-        channels=tuple(configured_channels(settings, get_http_client())),
+        channels=tuple(alert_channels()),
         max_age=timedelta(hours=settings.alert_max_age_h),
         alert_on_edge=settings.alert_on_edge,
         routing=routing,
@@ -170,6 +163,32 @@ def digest_policy() -> alerts.DigestPolicy:
     return alerts.DigestPolicy(
         threshold=settings.alert_digest_threshold, window=timedelta(seconds=settings.alert_digest_window_s)
     )
+
+
+def retry_policy() -> alerts.RetryPolicy:
+    settings = get_settings()
+    return alerts.RetryPolicy(
+        fresh_for=timedelta(hours=settings.alert_max_age_h),
+        base_s=settings.alert_retry_base_s,
+        cap_s=settings.alert_retry_cap_s,
+        channel_concurrency=settings.alert_channel_concurrency,
+    )
+
+
+def alert_channels() -> dict[str, Channel]:
+    return configured_channels(get_settings(), get_http_client("alerts"))
+
+
+def _follow_up(task: Task, delivery: alerts.Delivery, args: tuple[object, ...]) -> None:
+    """What a delivery asks for next: a retry after a transient failure (as a Celery retry, so Flower shows
+    it; unbounded, since the stage gives up once the alert is stale), or the same message again later when the
+    channel or the alert was busy (not a failure: no retry counted)."""
+    if delivery.outcome == "retry":
+        raise task.retry(
+            exc=TransientError(delivery.reason or "channel failed"), countdown=delivery.retry_in_s, max_retries=None
+        )
+    if delivery.outcome == "deferred":
+        task.apply_async(args=args, countdown=delivery.retry_in_s)
 
 
 @app.task(name=TaskName.EXTRACT_EVENTS, bind=True, acks_late=True)
@@ -191,7 +210,8 @@ def extract_events(self: Task, article_id: int) -> None:
         deliver_alert.delay(alert_id)
 
 
-@app.task(name=TaskName.DELIVER_ALERT, bind=True, acks_late=True)
+# max_retries=None: a channel outage is retried for as long as the alert is fresh (the stage decides).
+@app.task(name=TaskName.DELIVER_ALERT, bind=True, acks_late=True, max_retries=None)
 def deliver_alert(self: Task, alert_id: int) -> None:
     settings = get_settings()
     try:
@@ -200,31 +220,32 @@ def deliver_alert(self: Task, alert_id: int) -> None:
         delivery = alerts.deliver_alert(
             session_scope,
             alert_id,
-            channels=configured_channels(settings, get_http_client()),
+            channels=alert_channels(),
             now=utcnow(),
-            final_attempt=self.request.retries >= MAX_RETRIES,
+            retry=retry_policy(),
             digest=digest_policy(),
         )
-    except TRANSIENT as exc:
+    except DATABASE_TRANSIENT as exc:
         _retry(self, exc, settings.alert_retry_base_s)
+    _follow_up(self, delivery, (alert_id,))
     if delivery.digest_in_s is not None:
         deliver_digest.apply_async((delivery.channel,), countdown=delivery.digest_in_s)
 
 
-@app.task(name=TaskName.DELIVER_DIGEST, bind=True, acks_late=True)
+@app.task(name=TaskName.DELIVER_DIGEST, bind=True, acks_late=True, max_retries=None)
 def deliver_digest(self: Task, channel: str) -> None:
     settings = get_settings()
-    policy = digest_policy()
     try:
         delivery = alerts.deliver_digest(
             session_scope,
             channel,
-            channels=configured_channels(settings, get_http_client()),
+            channels=alert_channels(),
             now=utcnow(),
-            window=policy.window,
-            final_attempt=self.request.retries >= MAX_RETRIES,
+            window=digest_policy().window,
+            retry=retry_policy(),
         )
-    except TRANSIENT as exc:
+    except DATABASE_TRANSIENT as exc:
         _retry(self, exc, settings.alert_retry_base_s)
+    _follow_up(self, delivery, (channel,))
     if delivery.digest_in_s is not None:  # more waited than one digest holds
         deliver_digest.apply_async((channel,), countdown=delivery.digest_in_s)

@@ -70,6 +70,11 @@ def make_app() -> Celery:
                 "schedule": settings.maintenance_tick_s,
                 "options": {"expires": settings.maintenance_tick_s},
             },
+            "watch-alert-channels": {
+                "task": TaskName.WATCH_ALERT_CHANNELS.value,
+                "schedule": settings.maintenance_tick_s,
+                "options": {"expires": settings.maintenance_tick_s},
+            },
             "watch-zone-silence": {
                 "task": TaskName.WATCH_ZONE_SILENCE.value,
                 "schedule": settings.maintenance_tick_s,

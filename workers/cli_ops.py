@@ -121,6 +121,10 @@ def status(
     for (alert_status, _channel), count in snap.alerts_by_status_channel.items():
         by_status[alert_status] = by_status.get(alert_status, 0) + count
     lines.append(f"  alerts     {_counts(by_status, ('sent', 'pending', 'digest', 'failed', 'suppressed'))}")
+    if snap.oldest_undelivered_alert_at is not None:
+        lines.append(f"    oldest undelivered created {_ago(snap.oldest_undelivered_alert_at, now)}")
+    if by_status.get("failed"):
+        lines.append("    failed: `dmzwatch alerts list --status failed`, then `dmzwatch alerts retry --all-failed`")
     if snap.last_alert is not None:
         alert_id, channel, sent_at, latency = snap.last_alert
         after = f", {latency:.0f} s after publication" if latency is not None else ""

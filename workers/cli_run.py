@@ -135,8 +135,11 @@ def poll_once(
                         .select_from(Alert)
                         .where(
                             Alert.created_at >= started_at,
-                            # A digest row is still to be sent: folded into its channel's next digest.
+                            # A digest row is still to be sent: folded into its channel's next digest. A pending
+                            # alert its channel already failed is retried for hours (a channel outage): the pass
+                            # does not wait for it; the next pass or `dmzwatch run` carries it on.
                             Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.DIGEST.value]),
+                            Alert.failures == 0,
                         )
                     )
                 if not (unpolled or open_articles or pending_alerts):

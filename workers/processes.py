@@ -44,8 +44,14 @@ def celery_command(args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.celery_app:app", *args]
 
 
+def with_maintenance(queues: str) -> str:
+    """The queues plus the maintenance queue: every worker runs self-healing, so it never depends on one class."""
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    return ",".join([*names, Queue.MAINTENANCE.value] if Queue.MAINTENANCE.value not in names else names)
+
+
 def worker_args(settings: Settings, queues: str, *, beat: bool, concurrency: int | None, name: str) -> list[str]:
-    args = ["worker", "-Q", queues, "-n", f"{name}@%h", "--loglevel", settings.log_level, "-E"]
+    args = ["worker", "-Q", with_maintenance(queues), "-n", f"{name}@%h", "--loglevel", settings.log_level, "-E"]
     workers = concurrency or settings.worker_concurrency
     if workers:
         args += ["--concurrency", str(workers)]
@@ -72,10 +78,22 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S) -> in
     return process.returncode if process.returncode is not None else 0
 
 
+# A child that dies is started again after this long, doubling while it keeps dying, up to the cap; one that
+# ran this long before dying was healthy, and the wait starts over.
+_RESTART_DELAY_S = (1.0, 60.0)
+_HEALTHY_AFTER_S = 120.0
+
+
 def run_foreground(settings: Settings, args: Sequence[str]) -> int:
-    """Run a Celery process until it exits or we are told to stop (Ctrl-C, SIGTERM); stop it cleanly."""
-    process = start(settings, args)
+    """Run a Celery process until we are told to stop (Ctrl-C, SIGTERM), then stop it cleanly.
+
+    Supervised: a child that exits on its own (an OOM kill, a crash while the broker restarts) is started
+    again with backoff, as compose's `restart: unless-stopped` and systemd's `Restart=always` do for their
+    services; redelivery and the maintenance re-queue bring back the work it held. A child that exits with
+    status 2 (Celery's usage error) or 64-78 (sysexits: configuration) is not restarted: that would loop.
+    """
     stopping = False
+    process = start(settings, args)
 
     def _forward(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -87,12 +105,29 @@ def run_foreground(settings: Settings, args: Sequence[str]) -> int:
                 process.send_signal(signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    delay = _RESTART_DELAY_S[0]
+    started_at = time.monotonic()
     try:
-        while process.poll() is None:
+        while True:
             time.sleep(0.2)
             if stopping:
                 return stop(process)
-        return process.returncode
+            code = process.poll()
+            if code is None:
+                continue
+            if code == 0 or code == 2 or 64 <= code <= 78:
+                return code
+            if time.monotonic() - started_at >= _HEALTHY_AFTER_S:
+                delay = _RESTART_DELAY_S[0]
+            log.error("%s exited with status %s: starting it again in %.0f s", args[0], code, delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not stopping:
+                time.sleep(0.2)
+            if stopping:
+                return code
+            process = start(settings, args)
+            started_at = time.monotonic()
+            delay = min(_RESTART_DELAY_S[1], delay * 2)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

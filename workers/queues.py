@@ -10,6 +10,9 @@ class Queue(StrEnum):
     FETCH = "fetch"  # I/O-bound: fetching article pages
     NLP = "nlp"  # CPU-bound: cleaning, dedup, extraction (prefetch 1)
     ALERTS = "alerts"  # delivery to Slack and webhooks
+    # Self-healing and watchers. Every worker consumes it (workers.processes adds it to any -Q), so the
+    # re-queue of lost work runs while any one worker lives, whichever queue class died.
+    MAINTENANCE = "maintenance"
 
 
 class TaskName(StrEnum):
@@ -22,6 +25,7 @@ class TaskName(StrEnum):
     DELIVER_DIGEST = "dmzwatch.deliver_digest"  # several alerts for one channel as one message (burst control)
     REQUEUE_STUCK = "dmzwatch.requeue_stuck"  # beat: re-send lost messages, fail rows out of attempts
     WATCH_ZONE_SILENCE = "dmzwatch.watch_zone_silence"  # beat: alarm when relevant news stops arriving
+    WATCH_ALERT_CHANNELS = "dmzwatch.watch_alert_channels"  # beat: alarm when a channel keeps failing alerts
 
 
 ROUTES: dict[TaskName, Queue] = {
@@ -32,6 +36,7 @@ ROUTES: dict[TaskName, Queue] = {
     TaskName.EXTRACT_EVENTS: Queue.NLP,
     TaskName.DELIVER_ALERT: Queue.ALERTS,
     TaskName.DELIVER_DIGEST: Queue.ALERTS,
-    TaskName.REQUEUE_STUCK: Queue.FEEDS,
-    TaskName.WATCH_ZONE_SILENCE: Queue.ALERTS,
+    TaskName.REQUEUE_STUCK: Queue.MAINTENANCE,
+    TaskName.WATCH_ZONE_SILENCE: Queue.MAINTENANCE,
+    TaskName.WATCH_ALERT_CHANNELS: Queue.MAINTENANCE,
 }

@@ -201,7 +201,7 @@ def configured_channels(settings: Settings, client: SafeHttpClient) -> dict[str,
             token=settings.slack_bot_token,
             channel=settings.slack_channel,
             base_url=settings.slack_api_url,
-            timeout_s=max(1, round(settings.http_read_timeout_s)),
+            timeout_s=max(1, round(settings.alert_send_timeout_s)),
         )
     for index, url in enumerate(settings.webhook_urls, start=1):
         name = f"webhook-{index}"

@@ -246,6 +246,12 @@ class Alert(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # For an update: what changed since the last version ("death toll rose to 7"), shown to the reader.
     changes: Mapped[list[str] | None] = mapped_column(JSON)
+    # Sends the channel refused for now (5xx, 429, timeout). attempts - failures: deliveries that never
+    # finished (a crashed worker); only those count towards DMZWATCH_MAX_ALERT_ATTEMPTS.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the channel failing it since
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the scheduled retry
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an operator's `alerts retry`
 
 
 __all__ = [

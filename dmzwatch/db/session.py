@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from dmzwatch.settings import get_settings
+from dmzwatch.settings import Settings, get_settings
 
 _engines: dict[tuple[int, str], Engine] = {}
 
@@ -48,7 +48,33 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_recycle=1800,
+        connect_args=postgres_connect_args(get_settings()) if url.startswith("postgresql") else {},
+    )
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """libpq options so that a server gone away fails the task in seconds (and the task retries) instead of
+    hanging on a half-open socket until the task's hard time limit: a connect timeout, TCP keepalives with a
+    user timeout for unacknowledged writes, and a statement timeout below the task's soft limit."""
+    idle = settings.db_keepalives_idle_s
+    interval, probes = 10, 3
+    args: dict[str, Any] = {
+        "connect_timeout": settings.db_connect_timeout_s,
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": interval,
+        "keepalives_count": probes,
+        "tcp_user_timeout": (idle + interval * probes) * 1000,
+    }
+    if settings.db_statement_timeout_s > 0:
+        args["options"] = f"-c statement_timeout={int(settings.db_statement_timeout_s * 1000)}"
+    return args
 
 
 def get_engine(url: str | None = None) -> Engine:

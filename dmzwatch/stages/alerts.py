@@ -2,9 +2,18 @@
 
 Exactly once: the alerts table is unique per (incident, version, channel), and a delivery first takes a lease
 on its row (``lease_until``) in a short transaction, sends with no transaction open, then marks the row sent.
-A redelivered or re-queued message finds the row sent (or held by a send in progress) and sends nothing. The
-one gap left is a worker killed between the channel's 2xx and the commit: the lease expires and the alert is
-sent again. Webhook receivers close it by de-duplicating on ``X-Dmzwatch-Delivery``.
+A redelivered or re-queued message finds the row sent and sends nothing, or finds it held by a send in
+progress and comes back when the lease ends. The one gap left is a worker killed between the channel's 2xx
+and the commit: the lease expires and the alert is sent again. Webhook receivers close it by de-duplicating on
+``X-Dmzwatch-Delivery``; Slack shows the second copy.
+
+Never dropped: a transient failure (5xx, 429, timeout, refused connection) keeps the alert pending and tries
+again with growing backoff for as long as the alert is fresh (``RetryPolicy.fresh_for``, counted from its
+creation or from an operator's retry); only then, or on a permanent failure (4xx, a bad URL), is it
+``failed``, with the reason, and ``dmzwatch alerts retry`` sends it again.
+
+One slow channel cannot block the others: at most ``channel_concurrency`` sends are in flight per channel;
+further alerts for a busy channel come back a moment later instead of waiting inside an alerts process.
 
 Burst control (digest): once ``threshold`` messages went to a channel within ``window``, further alerts for
 that channel wait (status ``digest``) and go out together as one digest message at the end of the window.
@@ -13,6 +22,7 @@ An update whose incident's first alert is still waiting in a digest joins it. Di
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,12 +34,15 @@ from dmzwatch.alerts.channels import DIGEST_REF_PREFIX, Channel
 from dmzwatch.alerts.message import AlertMessage, DigestMessage, SourceLink
 from dmzwatch.db.models import Alert, AlertStatus, Article, Incident, IncidentReport
 from dmzwatch.db.repo import acquire_lock
-from dmzwatch.errors import PermanentError, TransientError
+from dmzwatch.errors import PermanentError, TransientError, backoff_s
 from dmzwatch.stages import SessionScope, outlet_of
 
-# A send holds its alert this long: well above one HTTP exchange (30 s deadline), well below the retry
-# backoff cap (15 min), so a worker killed mid-send delays the alert by minutes, not forever.
-DELIVERY_LEASE = timedelta(minutes=3)
+# A send holds its alert this long: above one send's whole budget (DMZWATCH_ALERT_SEND_TIMEOUT_S, at most
+# 30 s), and short, so a worker killed mid-send is retried within a minute or two: by its own redelivered
+# message, which waits for the lease, or by the maintenance tick, which re-queues alerts whose lease ran out.
+DELIVERY_LEASE = timedelta(seconds=60)
+# How soon an alert for a busy channel looks again: sends take a fraction of a second when the channel is well.
+BUSY_CHANNEL_RECHECK_S = (1.0, 3.0)
 # Slack's 50-block cap, and a webhook body a receiver can swallow: a bigger burst goes out as several digests.
 MAX_DIGEST_ITEMS = 40
 # Waiting alerts older than this many windows: their digest message was lost; the next fold schedules one.
@@ -46,12 +59,24 @@ NO_DIGEST = DigestPolicy(threshold=0, window=timedelta(minutes=10))
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
-    """What a delivery did. ``digest_in_s`` set: the caller schedules the channel's digest after that delay."""
+class RetryPolicy:
+    fresh_for: timedelta  # transient failures are tried again while the alert is younger than this
+    base_s: float  # the first retry after about this long; doubling from there
+    cap_s: float  # never more than this between two tries
+    channel_concurrency: int = 1  # sends in flight at once per channel
 
-    outcome: str  # "sent", "skipped", "failed", "folded"
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a delivery did. ``digest_in_s`` set: the caller schedules the channel's digest after that delay.
+    ``retry_in_s`` set ("retry": the channel failed for now; "deferred": the channel or the alert was busy):
+    the caller sends the message again after that delay."""
+
+    outcome: str  # "sent", "skipped", "failed", "folded", "retry", "deferred"
     channel: str | None = None
     digest_in_s: float | None = None
+    retry_in_s: float | None = None
+    reason: str | None = None
 
 
 def should_fold(messages_in_window: int, threshold: int) -> bool:
@@ -164,14 +189,67 @@ def _claim(session: Session, alert_ids: Sequence[int], status: AlertStatus, now:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _release(sessions: SessionScope, alert_ids: Sequence[int], error: str, failed: bool) -> None:
-    values: dict[str, object] = {"lease_until": None, "last_error": error[:2000]}
-    if failed:
-        values["status"] = AlertStatus.FAILED.value
+def _fail(sessions: SessionScope, alert_ids: Sequence[int], reason: str) -> None:
     with sessions() as session:
         session.execute(
-            update(Alert).where(Alert.id.in_(alert_ids)).values(**values).execution_options(synchronize_session=False)
+            update(Alert)
+            .where(Alert.id.in_(alert_ids))
+            .values(status=AlertStatus.FAILED.value, lease_until=None, last_error=reason[:2000])
+            .execution_options(synchronize_session=False)
         )
+
+
+def _record_failure(
+    sessions: SessionScope, alert_ids: Sequence[int], exc: TransientError, now: datetime, retry: RetryPolicy
+) -> Delivery:
+    """A channel failed for now: alerts still fresh stay where they are (pending, or waiting in the digest)
+    with their next try scheduled; stale ones fail with the reason. "retry" while any is left to try."""
+    with sessions() as session:
+        rows = session.scalars(select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.id)).all()
+        delay = backoff_s(
+            max((a.failures for a in rows), default=0), exc.retry_after_s, base_s=retry.base_s, cap_s=retry.cap_s
+        )
+        left = 0
+        for alert in rows:
+            alert.lease_until = None
+            alert.failures += 1
+            alert.first_failure_at = alert.first_failure_at or now
+            fresh_until = (alert.retried_at or alert.created_at) + retry.fresh_for
+            if fresh_until > now + timedelta(seconds=delay):
+                alert.next_attempt_at = now + timedelta(seconds=delay)
+                alert.last_error = exc.reason[:2000]
+                left += 1
+            else:
+                alert.status = AlertStatus.FAILED.value
+                alert.next_attempt_at = None
+                alert.last_error = (
+                    f"gave up after {alert.failures} failed tries over {_age(now - alert.first_failure_at)}, "
+                    f"past the alert's freshness ({_age(retry.fresh_for)}): {exc.reason}"
+                )[:2000]
+        channel = rows[0].channel if rows else None
+    if left:
+        return Delivery("retry", channel, retry_in_s=delay, reason=exc.reason)
+    return Delivery("failed", channel, reason=exc.reason)
+
+
+def _age(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+
+
+def _busy_channel(session: Session, channel: str, alert_id: int, now: datetime, concurrency: int) -> bool:
+    """True when ``concurrency`` other sends (single or digest) hold this channel right now."""
+    in_flight = session.scalar(
+        select(func.count())
+        .select_from(Alert)
+        .where(
+            Alert.channel == channel,
+            Alert.id != alert_id,
+            Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.DIGEST.value]),
+            Alert.lease_until > now,
+        )
+    )
+    return int(in_flight or 0) >= concurrency
 
 
 def deliver_alert(
@@ -180,11 +258,11 @@ def deliver_alert(
     *,
     channels: dict[str, Channel],
     now: datetime,
-    final_attempt: bool,
+    retry: RetryPolicy,
     digest: DigestPolicy = NO_DIGEST,
 ) -> Delivery:
-    """Send one alert once, or fold it into its channel's digest. Transient failures propagate (the caller
-    retries, honouring ``retry_after_s``); the last one marks the alert failed."""
+    """Send one alert once, or fold it into its channel's digest. A transient failure gives "retry" with the
+    delay (or "failed" once the alert is stale); a busy channel or a send in progress gives "deferred"."""
     with sessions() as session:
         alert = session.get(Alert, alert_id)
         if alert is None or alert.status != AlertStatus.PENDING:
@@ -195,10 +273,15 @@ def deliver_alert(
             alert.status = AlertStatus.FAILED.value
             alert.last_error = f"channel {channel_name!r} is not configured"
             return Delivery("failed", channel_name)
+        if alert.lease_until is not None and alert.lease_until > now:
+            # Another delivery of this alert is sending it, or died doing so: look again when its lease ends.
+            wait = (alert.lease_until - now).total_seconds() + random.uniform(0.0, 1.0)
+            return Delivery("deferred", channel_name, retry_in_s=wait, reason="a send of this alert is in progress")
+        # Serialise per channel: the folding decision (or two workers both see "one below the threshold") and
+        # the in-flight cap (or two workers both see a free slot).
+        acquire_lock(session, _channel_lock(channel_name))
         overdue = False
-        if digest.threshold and (alert.lease_until is None or alert.lease_until < now):
-            # Serialise the folding decision per channel, or two workers both see "one below the threshold".
-            acquire_lock(session, _channel_lock(channel_name))
+        if digest.threshold:
             oldest_waiting = session.scalar(
                 select(func.min(Alert.created_at)).where(
                     Alert.channel == channel_name, Alert.status == AlertStatus.DIGEST.value
@@ -224,27 +307,32 @@ def deliver_alert(
                 if oldest_waiting is None:
                     return Delivery("folded", channel_name, digest.window.total_seconds())
                 return Delivery("folded", channel_name, 0.0 if overdue else None)
+        if _busy_channel(session, channel_name, alert_id, now, retry.channel_concurrency):
+            wait = random.uniform(*BUSY_CHANNEL_RECHECK_S)
+            return Delivery("deferred", channel_name, retry_in_s=wait, reason=f"channel {channel_name} is busy")
         if not _claim(session, [alert_id], AlertStatus.PENDING, now):
-            return Delivery("skipped", channel_name)  # another delivery of this alert is sending it right now
+            return Delivery("skipped", channel_name)  # moved on between our read and the claim
         message = build_alert_message(session, alert)
 
     try:
         external_ref = channel.send(message)
     except TransientError as exc:
-        _release(sessions, [alert_id], exc.reason, failed=final_attempt)
-        if not final_attempt:
-            raise
-        return Delivery("failed", channel_name)
+        return _record_failure(sessions, [alert_id], exc, now, retry)
     except PermanentError as exc:
-        _release(sessions, [alert_id], exc.reason, failed=True)
-        return Delivery("failed", channel_name)
+        _fail(sessions, [alert_id], exc.reason)
+        return Delivery("failed", channel_name, reason=exc.reason)
 
     with sessions() as session:
         session.execute(
             update(Alert)
             .where(Alert.id == alert_id, Alert.status == AlertStatus.PENDING.value)
             .values(
-                status=AlertStatus.SENT.value, sent_at=now, external_ref=external_ref, last_error=None, lease_until=None
+                status=AlertStatus.SENT.value,
+                sent_at=now,
+                external_ref=external_ref,
+                last_error=None,
+                lease_until=None,
+                next_attempt_at=None,
             )
         )
     return Delivery("sent", channel_name, 0.0 if overdue else None)
@@ -257,7 +345,7 @@ def deliver_digest(
     channels: dict[str, Channel],
     now: datetime,
     window: timedelta,
-    final_attempt: bool,
+    retry: RetryPolicy,
 ) -> Delivery:
     """Send the alerts waiting in a channel's digest as one message. Returns ``digest_in_s=0`` when more wait
     than one digest holds (the caller sends the next at once)."""
@@ -290,13 +378,10 @@ def deliver_digest(
     try:
         ref = channel.send_digest(digest)
     except TransientError as exc:
-        _release(sessions, ids, exc.reason, failed=final_attempt)
-        if not final_attempt:
-            raise
-        return Delivery("failed", channel_name)
+        return _record_failure(sessions, ids, exc, now, retry)
     except PermanentError as exc:
-        _release(sessions, ids, exc.reason, failed=True)
-        return Delivery("failed", channel_name)
+        _fail(sessions, ids, exc.reason)
+        return Delivery("failed", channel_name, reason=exc.reason)
 
     with sessions() as session:
         session.execute(
@@ -308,6 +393,7 @@ def deliver_digest(
                 external_ref=DIGEST_REF_PREFIX + (ref or digest.delivery_id),
                 last_error=None,
                 lease_until=None,
+                next_attempt_at=None,
             )
             .execution_options(synchronize_session=False)
         )

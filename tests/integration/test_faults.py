@@ -19,14 +19,14 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 
 from tests.support.faults import kill_group, private_postgres, private_redis, supervised_worker, worker_group
-from tests.support.servers import WebhookReceiver
+from tests.support.servers import WebhookReceiver, webhook_receiver
 from tests.support.services import celery_process, dmzwatch, wait_until
 
 pytestmark = pytest.mark.integration
 
 OPEN = ("new", "fetched", "cleaned")
 ARTICLES = 3  # tests/fixtures/site/feed.xml: Kafr Nabl (inside the zone), Suqaylabiyah (outside), aid convoy
-WORKER = ["worker", "-Q", "feeds,fetch,nlp,alerts", "-c", "2", "--loglevel", "INFO", "-E"]
+WORKER = ["worker", "-Q", "feeds,fetch,nlp,alerts,maintenance", "-c", "2", "--loglevel", "INFO", "-E"]
 
 
 def _db(url: str) -> str:
@@ -184,7 +184,7 @@ def test_poison_article_fails_after_its_attempts_while_the_others_flow(
 
 
 # The deployment's worker classes (docker-compose.yml): one per queue class, so a crash shows whose it was.
-DEPLOYMENT_WORKERS = {"io": "feeds,fetch", "nlp": "nlp", "alerts": "alerts"}
+DEPLOYMENT_WORKERS = {"io": "feeds,fetch,maintenance", "nlp": "nlp,maintenance", "alerts": "alerts,maintenance"}
 # A task of every queue waiting on a countdown when the broker dies: retries, politeness waits and digests
 # look like this. Ids that match no row: when they finally run, they find nothing and do nothing.
 COUNTDOWN_TASKS = {
@@ -295,3 +295,125 @@ def test_postgres_down_for_30_seconds_tasks_retry_and_finish(
             assert database_retries, _log(log)
             _assert_incident_and_alert_once(server.url, slack)
             assert worker.poll() is None
+
+
+# --- alert delivery faults (issue 13) -----------------------------------------------------------------------------
+def _alert_rows(db_url: str) -> list[tuple[object, ...]]:
+    return _query(db_url, "SELECT id, channel, status, attempts, failures, last_error FROM alerts ORDER BY id")
+
+
+def _all_alerts_sent(db_url: str, expected: int) -> bool:
+    rows = _alert_rows(db_url)
+    return len(rows) == expected and all(status == "sent" for _i, _c, status, *_rest in rows)
+
+
+def _with_webhook(env: dict[str, str], db_url: str, broker: str, hook: WebhookReceiver, **extra: str) -> dict[str, str]:
+    """The fault environment on these services, with a generic webhook channel at ``hook`` beside Slack."""
+    return {
+        **env,
+        "DMZWATCH_DATABASE_URL": db_url,
+        "DMZWATCH_BROKER_URL": broker,
+        "DMZWATCH_WEBHOOK_URLS": f"{hook.base}/hook",
+        **{f"DMZWATCH_{key.upper()}": value for key, value in extra.items()},
+    }
+
+
+def test_channels_down_far_longer_than_the_old_retry_chain_lose_no_alert(
+    fault_env: dict[str, str], postgres_url: str, broker_url: str, slack: WebhookReceiver, tmp_path: Path
+) -> None:
+    """Fault 2: both channels answer 500 for a long outage, then come back: every alert arrives, once.
+
+    Time is compressed through the settings: backoff from 0.25 s up to 2 s between tries (the defaults are
+    5 s and 900 s), so a 20 s outage spans more tries than a 30-minute one does with the defaults (about
+    ten), and many more than the retry budget that used to fail an alert for good (7 tries).
+    """
+    with webhook_receiver() as hook:
+        env = _with_webhook(fault_env, postgres_url, broker_url, hook, alert_retry_base_s="0.25", alert_retry_cap_s="2")
+        _prepare(env)
+        slack.down_until = hook.down_until = time.monotonic() + 3600  # down until the first try is seen
+        log = tmp_path / "worker.log"
+        with worker_group([*WORKER, "-n", "outage@%h"], env, log):
+            _poll_feeds_now(broker_url, postgres_url)
+            for receiver in (slack, hook):
+                assert wait_until(lambda r=receiver: r.attempts > 0, timeout=90), _log(log)
+                receiver.down_until = receiver.attempt_log[0][0] + 20.0
+            assert wait_until(lambda: _settled(postgres_url), timeout=60), _log(log)
+            assert wait_until(lambda: _all_alerts_sent(postgres_url, 2), timeout=60), _alert_rows(postgres_url)
+            for receiver in (slack, hook):
+                failed_tries = sum(1 for _t, status in receiver.attempt_log if status == 500)
+                assert failed_tries >= 8, receiver.attempt_log  # the old chain gave up after 7
+            time.sleep(1)
+            assert len(slack.received) == 1 and "Kafr Nabl" in slack.received[0].json()["text"]
+            assert len(hook.received) == 1 and len(hook.deliveries()) == 1
+            for _id, _channel, _status, attempts, failures, last_error in _alert_rows(postgres_url):
+                assert int(str(failures)) >= 8 and int(str(attempts)) == int(str(failures)) + 1
+                assert last_error is None
+
+
+def test_alerts_worker_killed_mid_send_is_resent_within_two_minutes_once_per_delivery_id(
+    fault_env: dict[str, str], postgres_url: str, broker_url: str, slack: WebhookReceiver, tmp_path: Path
+) -> None:
+    """Fault 3: SIGKILL the whole alerts worker while the receiver holds its request. Default lease and
+    maintenance tick: the alert goes out again within 2 minutes, and the receiver, de-duplicating on
+    X-Dmzwatch-Delivery, acts on it once."""
+    with webhook_receiver() as hook:
+        hook.hang = True
+        env = _with_webhook(fault_env, postgres_url, broker_url, hook)
+        del env["DMZWATCH_MAINTENANCE_TICK_S"]  # the default (60 s), as the issue asks
+        _prepare(env)
+        pipeline_log, alerts_log, beat_log = (tmp_path / f"{n}.log" for n in ("pipeline", "alerts", "beat"))
+        pipeline = ["worker", "-Q", "feeds,fetch,nlp,maintenance", "-c", "2", "-n", "pipeline@%h", "-E"]
+        alerts_worker = ["worker", "-Q", "alerts", "-c", "2", "-E"]
+        beat = ["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"]
+        with worker_group(pipeline, env, pipeline_log), celery_process(beat, env, beat_log):
+            with worker_group([*alerts_worker, "-n", "doomed@%h"], env, alerts_log) as doomed:
+                _poll_feeds_now(broker_url, postgres_url)
+                assert wait_until(lambda: hook.in_flight == 1, timeout=90), _log(pipeline_log) + _log(alerts_log)
+                slack_sent = "SELECT count(*) FROM alerts WHERE channel = 'slack' AND status = 'sent'"
+                assert wait_until(lambda: _query(postgres_url, slack_sent) == [(1,)], 30), _alert_rows(postgres_url)
+                kill_group(doomed)
+                killed_at = time.monotonic()
+            hook.hang = False
+            hook.release.set()
+            with worker_group([*alerts_worker, "-n", "survivor@%h"], env, tmp_path / "alerts-2.log"):
+                assert wait_until(lambda: hook.attempts >= 2, timeout=150), _alert_rows(postgres_url)
+                resent_after = hook.attempt_log[1][0] - killed_at
+                assert resent_after <= 120, resent_after
+                assert wait_until(lambda: _all_alerts_sent(postgres_url, 2), timeout=30), _alert_rows(postgres_url)
+                time.sleep(1)
+        assert len(hook.deliveries()) == 1, [r.headers for r in hook.received]  # one incident version, once
+        assert len(slack.received) == 1
+
+
+def test_a_hung_channel_holds_one_alerts_process_while_the_healthy_channel_flows(
+    fault_env: dict[str, str], postgres_url: str, broker_url: str, slack: WebhookReceiver, tmp_path: Path
+) -> None:
+    """A receiver that never answers: at most one send to it is in flight (DMZWATCH_ALERT_CHANNEL_CONCURRENCY),
+    the other alerts process keeps Slack flowing, and once the receiver answers again everything arrives."""
+    routes = tmp_path / "alerts.yaml"
+    routes.write_text("routes:\n  - channels: [slack, webhook-1]\n    zone_statuses: [inside, outside]\n")
+    with webhook_receiver() as hook:
+        hook.hang = True
+        env = _with_webhook(
+            fault_env,
+            postgres_url,
+            broker_url,
+            hook,
+            alerts_file=str(routes),
+            alert_retry_base_s="0.5",
+            alert_retry_cap_s="2",
+        )
+        _prepare(env)
+        log = tmp_path / "worker.log"
+        with worker_group([*WORKER, "-n", "hung@%h"], env, log):
+            _poll_feeds_now(broker_url, postgres_url)
+            assert wait_until(lambda: _settled(postgres_url), timeout=90), _log(log)
+            # Both incidents (inside and outside the zone) reach Slack while the webhook hangs.
+            assert len(slack.wait_for(2, timeout=30)) == 2, _alert_rows(postgres_url)
+            assert hook.in_flight_max == 1  # never both alerts processes stuck on the hung channel
+            assert hook.attempts >= 1
+            hook.hang = False
+            hook.release.set()
+            assert wait_until(lambda: _all_alerts_sent(postgres_url, 4), timeout=60), _alert_rows(postgres_url)
+            time.sleep(1)
+        assert len(hook.deliveries()) == 2 and len(slack.received) == 2

@@ -84,7 +84,7 @@ def _get(url: str, auth: tuple[str, str] | None = AUTH) -> httpx.Response:
 def test_flower_shows_workers_and_named_tasks_only_with_auth(
     flower: str, flower_env: dict[str, str], broker_url: str, tmp_path: Path
 ) -> None:
-    worker_args = ["worker", "-Q", "feeds,fetch,nlp,alerts", "-c", "1", "-n", "flowertest@%h", "-E"]
+    worker_args = ["worker", "-Q", "feeds,fetch,nlp,alerts,maintenance", "-c", "1", "-n", "flowertest@%h", "-E"]
     with celery_process(worker_args, flower_env, tmp_path / "worker.log"):
 
         def worker_listed() -> bool:

@@ -31,7 +31,7 @@ from workers.queues import ROUTES, Queue, TaskName
 pytestmark = pytest.mark.integration
 
 SECRET = "integration-secret"
-WORKER_ARGS = ["worker", "-Q", "feeds,fetch,nlp,alerts", "-c", "2", "--loglevel", "INFO"]
+WORKER_ARGS = ["worker", "-Q", "feeds,fetch,nlp,alerts,maintenance", "-c", "2", "--loglevel", "INFO"]
 
 
 def _sqlalchemy_url(url: str) -> str:

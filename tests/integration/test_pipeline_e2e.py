@@ -83,7 +83,7 @@ def test_worker_and_beat_on_redis_and_postgres_alert_once(
         result = dmzwatch(command, env)
         assert result.returncode == 0, result.stderr
 
-    worker_args = ["worker", "-Q", "feeds,fetch,nlp,alerts", "-c", "2", "-n", "it@%h", "--loglevel", "INFO"]
+    worker_args = ["worker", "-Q", "feeds,fetch,nlp,alerts,maintenance", "-c", "2", "-n", "it@%h", "--loglevel", "INFO"]
     beat_args = ["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"]
     with (
         celery_process(worker_args, env, tmp_path / "worker.log") as worker,

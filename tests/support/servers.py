@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -128,6 +130,20 @@ class WebhookReceiver:
     attempt_log: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic() on arrival, status)
     base: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Outage: every request before this time.monotonic() is answered 500.
+    down_until: float = 0.0
+    # Hang: requests are read (and recorded as received: the receiver acted on them) but not answered until
+    # `release` is set, as a receiver stuck on its own backend. `in_flight_max`: most answered-later requests
+    # held at once.
+    hang: bool = False
+    release: threading.Event = field(default_factory=threading.Event)
+    in_flight: int = 0
+    in_flight_max: int = 0
+
+    def deliveries(self) -> set[str]:
+        """Distinct X-Dmzwatch-Delivery ids received: what a de-duplicating receiver acts on."""
+        with self.lock:
+            return {r.headers.get("X-Dmzwatch-Delivery", "") for r in self.received}
 
     def wait_for(self, count: int, timeout: float) -> list[Received]:
         deadline = time.monotonic() + timeout
@@ -147,15 +163,33 @@ def _receiver_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]
         def log_message(self, *_args: Any) -> None:
             pass
 
+        def _hold_until_released_or_gone(self) -> None:
+            """Wait for `release`, or until the sender gives up and closes the connection."""
+            deadline = time.monotonic() + 300
+            while not receiver.release.wait(0.05) and time.monotonic() < deadline:
+                readable, _w, _x = select.select([self.connection], [], [], 0)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with receiver.lock:
                 receiver.attempts += 1
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if time.monotonic() < receiver.down_until:
+                    status = 500
                 receiver.attempt_log.append((time.monotonic(), status))
                 if status == 200:
                     receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+                hang = receiver.hang and not receiver.release.is_set()
+                if hang:
+                    receiver.in_flight += 1
+                    receiver.in_flight_max = max(receiver.in_flight_max, receiver.in_flight)
+            if hang:
+                self._hold_until_released_or_gone()
+                with receiver.lock:
+                    receiver.in_flight -= 1
             reply = b"ok" if status == 200 else b"error"
             self.send_response(status)
             if status == 429 and receiver.retry_after:

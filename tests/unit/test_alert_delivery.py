@@ -6,18 +6,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-import pytest
 from sqlalchemy import select, update
 
 from dmzwatch.alerts.message import AlertMessage, DigestMessage
 from dmzwatch.alerts.routing import parse_alerts_file
 from dmzwatch.db.models import Alert
-from dmzwatch.errors import RateLimitedError
+from dmzwatch.errors import RateLimitedError, ServerError
 from dmzwatch.geo import ZoneSet
+from dmzwatch.maintenance import alert_attempts_exhausted, retry_alerts
 from dmzwatch.records import Place
 from dmzwatch.stages import alerts, incidents
 from dmzwatch.stages.alerts import DigestPolicy, should_fold
-from tests.unit.test_stages import NOW, ScriptedExtractor, Sessions, _article, _event, sessions, zones
+from tests.unit.test_stages import NOW, RETRY, ScriptedExtractor, Sessions, _article, _event, sessions, zones
 
 __all__ = ["sessions", "zones"]  # fixtures shared with test_stages
 
@@ -76,7 +76,7 @@ def test_burst_over_the_threshold_folds_into_one_digest(sessions: Sessions, zone
     alert_ids = [_new_incident_alerts(sessions, zones, place, _policy())[0] for place in VILLAGES]
 
     outcomes = [
-        alerts.deliver_alert(sessions, i, channels={"slack": channel}, now=NOW, final_attempt=False, digest=policy)
+        alerts.deliver_alert(sessions, i, channels={"slack": channel}, now=NOW, retry=RETRY, digest=policy)
         for i in alert_ids
     ]
     assert [o.outcome for o in outcomes] == ["sent", "sent", "folded", "folded", "folded"]
@@ -86,7 +86,7 @@ def test_burst_over_the_threshold_folds_into_one_digest(sessions: Sessions, zone
 
     later = NOW + timedelta(minutes=10)
     digest = alerts.deliver_digest(
-        sessions, "slack", channels={"slack": channel}, now=later, window=policy.window, final_attempt=False
+        sessions, "slack", channels={"slack": channel}, now=later, window=policy.window, retry=RETRY
     )
     assert digest.outcome == "sent" and digest.digest_in_s is None
     assert len(channel.digests) == 1
@@ -100,7 +100,7 @@ def test_burst_over_the_threshold_folds_into_one_digest(sessions: Sessions, zone
 
     # A redelivered digest task finds nothing waiting and sends nothing.
     again = alerts.deliver_digest(
-        sessions, "slack", channels={"slack": channel}, now=later, window=policy.window, final_attempt=False
+        sessions, "slack", channels={"slack": channel}, now=later, window=policy.window, retry=RETRY
     )
     assert again.outcome == "skipped" and len(channel.digests) == 1
 
@@ -109,7 +109,7 @@ def test_a_lost_digest_is_scheduled_again_by_the_next_fold(sessions: Sessions, z
     channel = RecordingChannel()
     policy = DigestPolicy(threshold=1, window=timedelta(minutes=10))
     ids = [_new_incident_alerts(sessions, zones, place, _policy())[0] for place in VILLAGES[:3]]
-    deliver = partial(alerts.deliver_alert, sessions, channels={"slack": channel}, final_attempt=False, digest=policy)
+    deliver = partial(alerts.deliver_alert, sessions, channels={"slack": channel}, retry=RETRY, digest=policy)
     assert deliver(ids[0], now=NOW).outcome == "sent"
     assert deliver(ids[1], now=NOW).digest_in_s == 600.0  # that digest task is then lost
     # Half an hour on, the window is quiet again: this alert goes alone, and schedules the stranded digest now.
@@ -121,7 +121,7 @@ def test_digest_disabled_sends_every_alert(sessions: Sessions, zones: ZoneSet) -
     channel = RecordingChannel()
     for place in VILLAGES:
         (alert_id,) = _new_incident_alerts(sessions, zones, place, _policy())
-        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
     assert len(channel.sent) == len(VILLAGES) and channel.digests == []
 
 
@@ -130,28 +130,79 @@ def test_a_send_in_progress_holds_the_alert(sessions: Sessions, zones: ZoneSet) 
     channel = RecordingChannel()
     with sessions() as session:  # another worker took the lease a moment ago and is sending
         session.execute(update(Alert).values(lease_until=NOW + timedelta(minutes=1)))
-    held = alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
-    assert held.outcome == "skipped" and channel.sent == []
+    held = alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
+    # Not dropped: this (redelivered) message comes back when the lease ends.
+    assert held.outcome == "deferred" and held.retry_in_s is not None and 60 <= held.retry_in_s <= 61
+    assert channel.sent == []
     # That worker died: once the lease expires the alert goes out, once.
     after = NOW + timedelta(minutes=5)
     for _ in range(2):
-        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=after, final_attempt=False)
+        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=after, retry=RETRY)
     assert len(channel.sent) == 1
 
 
 def test_rate_limited_send_releases_the_lease_and_keeps_retry_after(sessions: Sessions, zones: ZoneSet) -> None:
     (alert_id,) = _new_incident_alerts(sessions, zones, VILLAGES[0], _policy())
     channel = RecordingChannel(failures=[RateLimitedError("429 from slack", status=429, retry_after_s=30)])
-    with pytest.raises(RateLimitedError) as caught:
-        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
-    assert caught.value.retry_after_s == 30  # the task's backoff uses it as a floor
+    delivery = alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
+    assert delivery.outcome == "retry" and delivery.retry_in_s == 30  # Retry-After is the floor
     with sessions() as session:
         alert = session.get_one(Alert, alert_id)
-        assert (alert.status, alert.lease_until, alert.attempts) == ("pending", None, 1)
-    assert (
-        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False).outcome
-        == "sent"
+        assert (alert.status, alert.lease_until, alert.attempts, alert.failures) == ("pending", None, 1, 1)
+        assert alert.next_attempt_at == NOW + timedelta(seconds=30) and alert.first_failure_at == NOW
+    assert alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY).outcome == "sent"
+
+
+def test_an_outage_is_retried_with_growing_backoff_while_the_alert_is_fresh(sessions: Sessions, zones: ZoneSet) -> None:
+    (alert_id,) = _new_incident_alerts(sessions, zones, VILLAGES[0], _policy())
+    retry = alerts.RetryPolicy(fresh_for=timedelta(hours=2), base_s=5.0, cap_s=600.0)
+    channel = RecordingChannel(failures=[ServerError("500 from slack", status=500) for _ in range(40)])
+    now, delays = NOW, []
+    while True:
+        delivery = alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=now, retry=retry)
+        if delivery.outcome != "retry":
+            break
+        assert delivery.retry_in_s is not None
+        delays.append(delivery.retry_in_s)
+        now += timedelta(seconds=delivery.retry_in_s)
+    # Backoff grew to the cap, and the alert was tried for its whole freshness, far past the old 6 retries.
+    assert delays[0] <= 5 and max(delays) > 300 and all(d <= 600 for d in delays) and len(delays) > 12
+    assert delivery.outcome == "failed" and now - NOW > timedelta(hours=1, minutes=45)
+    with sessions() as session:
+        alert = session.get_one(Alert, alert_id)
+        assert alert.status == "failed" and alert.attempts == alert.failures == len(delays) + 1
+        assert "gave up after" in (alert.last_error or "") and "500 from slack" in (alert.last_error or "")
+    # Failed sends are not crashes: the crash guard never counted them.
+    assert not alert_attempts_exhausted(sessions, alert_id, max_attempts=3, now=now)
+
+
+def test_a_failed_alert_sent_again_by_the_operator_is_fresh_again(sessions: Sessions, zones: ZoneSet) -> None:
+    (alert_id,) = _new_incident_alerts(sessions, zones, VILLAGES[0], _policy())
+    channel = RecordingChannel(failures=[ServerError("502 from slack", status=502)])
+    late = NOW + timedelta(hours=49)  # past freshness: the first failure fails it
+    assert alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=late, retry=RETRY).outcome == (
+        "failed"
     )
+    assert retry_alerts(sessions, ids=[alert_id], now=late) == [alert_id]
+    assert alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=late, retry=RETRY).outcome == (
+        "sent"
+    )
+
+
+def test_a_busy_channel_defers_its_alerts_and_leaves_other_channels_alone(sessions: Sessions, zones: ZoneSet) -> None:
+    policy = _policy(("slack", "webhook-1"))
+    first_slack, first_hook = _new_incident_alerts(sessions, zones, VILLAGES[0], policy)
+    second_slack, second_hook = _new_incident_alerts(sessions, zones, VILLAGES[1], policy)
+    slack, hook = RecordingChannel(), RecordingChannel(name="webhook-1")
+    channels: dict[str, alerts.Channel] = {"slack": slack, "webhook-1": hook}
+    with sessions() as session:  # a send to Slack hangs in another process
+        session.execute(update(Alert).where(Alert.id == first_slack).values(lease_until=NOW + timedelta(seconds=60)))
+    busy = alerts.deliver_alert(sessions, second_slack, channels=channels, now=NOW, retry=RETRY)
+    assert busy.outcome == "deferred" and busy.retry_in_s is not None and busy.retry_in_s <= 3 and slack.sent == []
+    for alert_id in (first_hook, second_hook):
+        assert alerts.deliver_alert(sessions, alert_id, channels=channels, now=NOW, retry=RETRY).outcome == "sent"
+    wider = alerts.RetryPolicy(fresh_for=timedelta(hours=48), base_s=5.0, cap_s=900.0, channel_concurrency=2)
+    assert alerts.deliver_alert(sessions, second_slack, channels=channels, now=NOW, retry=wider).outcome == "sent"
 
 
 def test_update_refers_to_first_alert_and_says_what_changed(sessions: Sessions, zones: ZoneSet) -> None:
@@ -162,7 +213,7 @@ def test_update_refers_to_first_alert_and_says_what_changed(sessions: Sessions, 
         for alert_id in incidents.extract_events(
             sessions, article, extractor=extractor, zones=zones, policy=_policy(), now=NOW
         ):
-            alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+            alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
     first, update_message = channel.sent
     assert (first.kind, update_message.kind) == ("new", "update")
     assert update_message.first_alert_ref == "ts-1"
@@ -175,9 +226,7 @@ def test_update_joins_the_digest_that_holds_its_first_alert(sessions: Sessions, 
     policy = DigestPolicy(threshold=1, window=timedelta(minutes=10))
     first = _new_incident_alerts(sessions, zones, VILLAGES[1], _policy())[0]
     assert (
-        alerts.deliver_alert(
-            sessions, first, channels={"slack": channel}, now=NOW, final_attempt=False, digest=policy
-        ).outcome
+        alerts.deliver_alert(sessions, first, channels={"slack": channel}, now=NOW, retry=RETRY, digest=policy).outcome
         == "sent"
     )
     extractor = ScriptedExtractor({"a": [_event(killed=5)], "c": [_event(killed=9)]})
@@ -191,7 +240,7 @@ def test_update_joins_the_digest_that_holds_its_first_alert(sessions: Sessions, 
             now = NOW if text == "a" else NOW + timedelta(minutes=30)
             outcomes.append(
                 alerts.deliver_alert(
-                    sessions, alert_id, channels={"slack": channel}, now=now, final_attempt=False, digest=policy
+                    sessions, alert_id, channels={"slack": channel}, now=now, retry=RETRY, digest=policy
                 ).outcome
             )
     assert outcomes == ["folded", "folded"]

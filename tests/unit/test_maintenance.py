@@ -173,6 +173,56 @@ def test_pending_alerts_are_requeued_once_per_deadline_then_failed(sessions: Ses
     assert later.alerts == [] and later.failed_alerts == [lost]
 
 
+def test_a_send_that_crashed_is_requeued_as_soon_as_its_lease_ends_whatever_the_queue(sessions: Sessions) -> None:
+    crashed = _incident_and_alert(sessions, NOW - timedelta(minutes=2), attempts=1)
+    with sessions() as session:  # the worker died mid-send: the lease it took is still on the row
+        session.get_one(Alert, crashed).lease_until = NOW + timedelta(seconds=30)
+    assert _plan(sessions, NOW, busy={"alert"}).alerts == []  # still leased: maybe still sending
+    after = NOW + timedelta(seconds=31)
+    # Minutes after creation, not an hour, and although the alerts queue holds other work.
+    assert _plan(sessions, after, busy={"alert"}).alerts == [crashed]
+    assert _plan(sessions, after + timedelta(minutes=1)).alerts == []  # once per lease
+    with sessions() as session:  # the re-sent message crashed its worker too: a new lease, a new re-send
+        session.get_one(Alert, crashed).lease_until = after + timedelta(minutes=2)
+    assert _plan(sessions, after + timedelta(minutes=3)).alerts == [crashed]
+
+
+def test_a_retry_whose_message_was_lost_is_requeued(sessions: Sessions) -> None:
+    waiting = _incident_and_alert(sessions, NOW - timedelta(minutes=20), attempts=3)
+    with sessions() as session:  # two failed sends; the third try was due ten minutes ago and never ran
+        alert = session.get_one(Alert, waiting)
+        alert.failures, alert.next_attempt_at = 3, NOW - timedelta(minutes=10)
+    assert _plan(sessions, NOW, busy={"alert"}, max_alert_attempts=2).alerts == [waiting]  # failures: no crashes
+    assert _plan(sessions, NOW + timedelta(minutes=1)).alerts == []
+    with sessions() as session:
+        session.get_one(Alert, waiting).next_attempt_at = NOW + timedelta(minutes=2)  # the next failure
+    assert _plan(sessions, NOW + timedelta(minutes=5)).alerts == []  # not yet overdue
+    assert _plan(sessions, NOW + timedelta(minutes=8)).alerts == [waiting]
+
+
+def test_operator_retry_and_failing_channels(sessions: Sessions) -> None:
+    failed = _incident_and_alert(sessions, NOW - timedelta(hours=50), attempts=30)
+    pending = _incident_and_alert(sessions, NOW - timedelta(minutes=40), attempts=2)
+    with sessions() as session:
+        row = session.get_one(Alert, failed)
+        row.status, row.failures, row.last_error = "failed", 30, "gave up after 30 failed tries"
+        row = session.get_one(Alert, pending)
+        row.failures, row.first_failure_at, row.last_error = 2, NOW - timedelta(minutes=39), "500 from slack"
+    listed = maintenance.list_alerts(sessions, statuses=["failed"])
+    assert [(a.id, a.place_name, a.failures) for a in listed] == [(failed, "Kafr Nabl", 30)]
+    with sessions() as session:
+        assert maintenance.oldest_undelivered_alert(session) == NOW - timedelta(minutes=40)
+    (channel,) = maintenance.failing_channels(sessions, now=NOW, longer_than=timedelta(minutes=15))
+    assert (channel.channel, channel.alerts, channel.last_error) == ("slack", 1, "500 from slack")
+    assert maintenance.failing_channels(sessions, now=NOW, longer_than=timedelta(hours=1)) == []
+    assert maintenance.retry_alerts(sessions, now=NOW, all_failed=True, channel="webhook-1") == []
+    assert maintenance.retry_alerts(sessions, now=NOW, ids=[pending]) == []  # not failed: already on its way
+    assert maintenance.retry_alerts(sessions, now=NOW, all_failed=True) == [failed]
+    with sessions() as session:
+        row = session.get_one(Alert, failed)
+        assert (row.status, row.attempts, row.failures, row.retried_at) == ("pending", 0, 0, NOW)
+
+
 def test_alert_attempts_exhausted_fails_only_pending_alerts_over_the_limit(sessions: Sessions) -> None:
     alert_id = _incident_and_alert(sessions, NOW, attempts=2)
     assert not maintenance.alert_attempts_exhausted(sessions, alert_id, max_attempts=3, now=NOW)

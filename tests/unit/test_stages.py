@@ -24,6 +24,7 @@ from dmzwatch.stages import alerts, feeds, incidents
 
 REPO = Path(__file__).resolve().parent.parent.parent
 NOW = datetime(2019, 5, 4, 15, 0, tzinfo=UTC)
+RETRY = alerts.RetryPolicy(fresh_for=timedelta(hours=48), base_s=5.0, cap_s=900.0)
 KAFR_NABL = Place("test:kafr-nabl", "Kafr Nabl", "Idlib", 35.613, 36.562, "town")
 SUQAYLABIYAH = Place("test:suqaylabiyah", "Suqaylabiyah", "Hama", 35.369, 36.38, "town")
 
@@ -191,10 +192,10 @@ def _one_alert(sessions: Sessions, zones: ZoneSet) -> int:
 def test_delivery_retries_transient_then_sends_exactly_once(sessions: Sessions, zones: ZoneSet) -> None:
     alert_id = _one_alert(sessions, zones)
     channel = FakeChannel(failures=[TransientError("503 from slack", status=503)])
-    with pytest.raises(TransientError):
-        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+    first = alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
+    assert first.outcome == "retry" and first.retry_in_s is not None and 2.5 <= first.retry_in_s <= 5.0
     for _ in range(3):  # the retry, then two redeliveries of the same message
-        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+        alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
     assert len(channel.sent) == 1
     with sessions() as session:
         alert = session.get_one(Alert, alert_id)
@@ -206,7 +207,7 @@ def test_delivery_retries_transient_then_sends_exactly_once(sessions: Sessions, 
 def test_delivery_permanent_failure_is_recorded(sessions: Sessions, zones: ZoneSet) -> None:
     alert_id = _one_alert(sessions, zones)
     channel = FakeChannel(failures=[PermanentError("404 from webhook: no such hook", status=404)])
-    alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, final_attempt=False)
+    alerts.deliver_alert(sessions, alert_id, channels={"slack": channel}, now=NOW, retry=RETRY)
     with sessions() as session:
         alert = session.get_one(Alert, alert_id)
         assert alert.status == "failed" and "no such hook" in (alert.last_error or "")
