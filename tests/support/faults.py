@@ -42,6 +42,7 @@ class PrivateRedis:
     directory: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    persistent: bool = True  # False: nothing on disk, as the machine's Redis and many hosted ones run
 
     @property
     def url(self) -> str:
@@ -53,7 +54,9 @@ class PrivateRedis:
     def start(self) -> None:
         # AOF on, fsync every second, no RDB snapshots: the deployment's settings (docker-compose.yml).
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
-        args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"]
+        if self.persistent:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        args += ["--save", "", "--daemonize", "no"]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         _wait(self._ping, 10, "private redis")
@@ -74,9 +77,9 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis(directory: Path) -> Iterator[PrivateRedis]:
+def private_redis(directory: Path, *, persistent: bool = True) -> Iterator[PrivateRedis]:
     directory.mkdir(parents=True, exist_ok=True)
-    server = PrivateRedis(directory, free_port())
+    server = PrivateRedis(directory, free_port(), persistent=persistent)
     server.start()
     try:
         yield server

@@ -200,6 +200,31 @@ def test_a_retry_whose_message_was_lost_is_requeued(sessions: Sessions) -> None:
     assert _plan(sessions, NOW + timedelta(minutes=8)).alerts == [waiting]
 
 
+def test_a_digest_whose_message_was_lost_is_sent_again(sessions: Sessions) -> None:
+    waiting = [_incident_and_alert(sessions, NOW - timedelta(minutes=m), attempts=0) for m in (20, 12)]
+    with sessions() as session:
+        for alert_id in waiting:
+            session.get_one(Alert, alert_id).status = "digest"
+    window = timedelta(minutes=10)
+    plan = partial(_plan, sessions)
+    # Due at the end of the first one's window (10 min ago); a message may still be on time for 5 minutes.
+    assert (
+        maintenance.plan_requeue(
+            sessions,
+            now=NOW - timedelta(minutes=6),
+            stuck_after=timedelta(minutes=30),
+            alert_pending_after=timedelta(hours=1),
+            max_stage_attempts=5,
+            max_alert_attempts=5,
+            digest_window=window,
+        ).digests
+        == []
+    )
+    assert plan(NOW).digests == ["slack"]
+    assert plan(NOW + timedelta(minutes=1)).digests == []  # re-sent once, not every tick
+    assert plan(NOW + timedelta(minutes=6)).digests == ["slack"]  # still waiting: that message was lost too
+
+
 def test_operator_retry_and_failing_channels(sessions: Sessions) -> None:
     failed = _incident_and_alert(sessions, NOW - timedelta(hours=50), attempts=30)
     pending = _incident_and_alert(sessions, NOW - timedelta(minutes=40), attempts=2)
@@ -221,6 +246,31 @@ def test_operator_retry_and_failing_channels(sessions: Sessions) -> None:
     with sessions() as session:
         row = session.get_one(Alert, failed)
         assert (row.status, row.attempts, row.failures, row.retried_at) == ("pending", 0, 0, NOW)
+
+
+def test_a_failing_channel_raises_one_alarm_per_outage_then_a_reminder(
+    sessions: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    alert_id = _incident_and_alert(sessions, NOW - timedelta(minutes=30), attempts=4)
+    with sessions() as session:
+        row = session.get_one(Alert, alert_id)
+        row.failures, row.first_failure_at, row.last_error = 4, NOW - timedelta(minutes=29), "slack answered 500"
+    due = partial(maintenance.channel_alarms_due, sessions, longer_than=timedelta(minutes=15))
+    assert due(now=NOW - timedelta(minutes=20)) == []  # failing for 9 min: not yet
+    with caplog.at_level("ERROR"):
+        (text,) = due(now=NOW)
+    assert "alert channel slack has been failing for 29 min" in text and "slack answered 500" in text
+    assert text in caplog.text  # the log line is the alarm of record
+    assert due(now=NOW + timedelta(minutes=1)) == []  # one alarm per outage
+    # The first alert is failed by now; a newer one is failing: the same outage, no new alarm...
+    newer = _incident_and_alert(sessions, NOW, attempts=2)
+    with sessions() as session:
+        session.get_one(Alert, alert_id).status = "failed"
+        row = session.get_one(Alert, newer)
+        row.failures, row.first_failure_at, row.last_error = 2, NOW, "slack answered 502"
+    assert due(now=NOW + timedelta(hours=1)) == []
+    (reminder,) = due(now=NOW + timedelta(hours=7))  # ...until the reminder is due
+    assert "slack answered 502" in reminder
 
 
 def test_alert_attempts_exhausted_fails_only_pending_alerts_over_the_limit(sessions: Sessions) -> None:

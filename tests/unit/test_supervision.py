@@ -57,3 +57,35 @@ def test_every_worker_consumes_the_maintenance_queue() -> None:
     assert with_maintenance("nlp") == "nlp,maintenance"
     assert with_maintenance("feeds, fetch") == "feeds,fetch,maintenance"
     assert with_maintenance("alerts,maintenance") == "alerts,maintenance"
+
+
+def test_the_embedded_broker_is_started_again_after_it_was_killed(tmp_path: Path) -> None:
+    import os
+
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from dmzwatch.settings import Settings
+    from workers.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(Settings(data_dir=tmp_path / "var")) as server:
+        client = redis.Redis(unix_socket_path=str(server.socket_path), socket_timeout=2, retry=Retry(NoBackoff(), 0))
+        client.rpush("alerts", "queued before the crash")
+        time.sleep(1.2)  # AOF fsync every second
+        assert server._server is not None
+        os.kill(server._server.pid, signal.SIGKILL)  # the OOM killer
+        assert wait_until(lambda: not _answers(client), timeout=10)
+        server.keep_serving()
+        assert _answers(client)
+        assert client.lrange("alerts", 0, -1) == [b"queued before the crash"]  # from the AOF
+        server.keep_serving()  # serving: nothing to do
+
+
+def _answers(client: object) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())  # type: ignore[attr-defined]
+    except redis.RedisError:
+        return False
