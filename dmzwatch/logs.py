@@ -123,10 +123,37 @@ def make_formatter(settings: Settings) -> logging.Formatter:
     return JsonFormatter(redactor) if settings.log_format == "json" else RedactingTextFormatter(redactor)
 
 
+# Celery's own line for every task received and every task that succeeded: two lines per stage per article,
+# with task UUIDs, which bury the lines that say what happened. Kept at DEBUG; retries and failures stay.
+_CELERY_CHATTER = ("] received", "] succeeded in ", "Sending due task")
+
+
+class ChatterFilter(logging.Filter):
+    """Shows Celery's per-task received/succeeded lines, beat's tick lines and httpx's per-request lines only
+    when the log level is DEBUG."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.level <= logging.DEBUG:
+            return True
+        if record.name.startswith(("httpx", "httpcore")):  # one line per request: our stages say what came of it
+            return record.levelno >= logging.WARNING
+        if not record.name.startswith("celery."):
+            return True
+        template = str(record.msg)
+        return not any(marker in template for marker in _CELERY_CHATTER)
+
+
 def configure_logging(settings: Settings, level: str | int | None = None) -> None:
     """Root logger to stderr with the configured format; replaces handlers set earlier in this process."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(make_formatter(settings))
+    raw = level if level is not None else settings.log_level
+    numeric = raw if isinstance(raw, int) else logging.getLevelName(str(raw).upper())
+    handler.addFilter(ChatterFilter(numeric if isinstance(numeric, int) else logging.INFO))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

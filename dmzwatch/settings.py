@@ -5,12 +5,16 @@ Every setting is documented in ``config/example.env``; a test keeps the two in s
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository root when running from a checkout; config paths default relative to the working directory
@@ -92,7 +96,9 @@ class Settings(BaseSettings):
     worker_concurrency: int | None = None  # default: number of CPUs
 
     # --- self-healing and watching (dmzwatch.maintenance) ---------------------------------------------------
-    maintenance_tick_s: float = 60.0  # how often beat runs the re-queue and silence checks
+    # How often beat runs the re-queue and the alarms: with the 45 s send lease, an alert whose worker was killed
+    # mid-send goes out again within lease + tick (75 s).
+    maintenance_tick_s: float = 30.0
     stuck_after_s: float = 1800.0  # an open article untouched this long has lost its message: re-queue it
     max_stage_attempts: int = 10  # deliveries of one article stage (retries, crashes, re-queues) before `failed`
     alert_pending_after_s: float = 3600.0  # a pending alert untouched this long is re-sent
@@ -127,6 +133,60 @@ class Settings(BaseSettings):
             raise ValueError("DMZWATCH_FLOWER_BASIC_AUTH must be 'user:password'")
         return value or None
 
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = _url_scheme(value)
+        if scheme not in BROKER_SCHEMES:
+            raise ValueError(f"must be a broker URL Celery can use ({', '.join(sorted(BROKER_SCHEMES))})")
+        if scheme != "redis+socket" and not urlsplit(value).hostname:
+            raise ValueError("must be a broker URL with a host")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("must be a database URL SQLAlchemy can parse") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// or sqlite:/// URL")
+        if url.get_backend_name() != "sqlite" and not url.host:
+            raise ValueError("must be a database URL with a host")
+        return value
+
+    @field_validator("slack_webhook_url", "slack_api_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value:
+            _require_http_url(value)
+        return value or None
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _check_webhook_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            _require_http_url(url)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_log_level(cls, value: object) -> object:
+        if isinstance(value, str):
+            level = value.strip().upper()
+            if level not in LOG_LEVELS:
+                raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+            return level
+        return value
+
     @field_validator(
         "alert_max_age_h",
         "http_deadline_s",
@@ -160,6 +220,105 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgres://") :]
             return url
         return f"sqlite:///{(self.data_dir / 'dmzwatch.sqlite3').resolve()}"
+
+
+BROKER_SCHEMES = frozenset({"redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp", "sqs"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Variables with the prefix that are not settings: the test suite's own.
+NOT_SETTINGS_PREFIXES = ("DMZWATCH_TEST_",)
+# A right value for settings whose default does not show one.
+_EXAMPLES = {
+    "database_url": "postgresql://dmzwatch:secret@db.internal:5432/dmzwatch",
+    "broker_url": "redis://redis.internal:6379/0",
+    "slack_webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX",
+    "webhook_urls": "https://hooks.example.org/dmzwatch,https://siem.example.org/in",
+    "webhook_secret": "a-long-random-string",
+    "slack_bot_token": "xoxb-...",
+    "slack_channel": "C0123456789",
+    "flower_basic_auth": "admin:a-long-password",
+    "http_allow_hosts": "127.0.0.1,10.0.0.0/8",
+    "worker_concurrency": "4",
+}
+
+
+def _url_scheme(value: str) -> str:
+    return value.split("://", 1)[0].lower() if "://" in value else ""
+
+
+def _require_http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+
+
+def env_name(field: str) -> str:
+    return f"DMZWATCH_{field.upper()}"
+
+
+def example_value(field: str) -> str | None:
+    if field in _EXAMPLES:
+        return _EXAMPLES[field]
+    info = Settings.model_fields.get(field)
+    default = None if info is None else info.get_default(call_default_factory=True)
+    if default is None or isinstance(default, SecretStr):
+        return None
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, tuple):
+        return ",".join(str(v) for v in default) or None
+    return str(default)
+
+
+def describe_errors(exc: ValidationError, environ: Mapping[str, str]) -> list[str]:
+    """One line per bad setting, for an operator: the variable, the value given, what is wrong, a right one.
+    Secrets are never echoed."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = env_name(field)
+        given = environ.get(name)
+        secret = any(word in field for word in ("secret", "token", "url", "auth"))
+        shown = "" if given is None else (" (value hidden)" if secret else f" (got {given!r})")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] not in ("value_error", "assertion_error"):
+            message = message[0].lower() + message[1:]
+        line = f"{name}{shown}: {message}"
+        example = example_value(field)
+        if example is not None:
+            line += f"; for example {name}={example}"
+        lines.append(line)
+    return lines
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line per DMZWATCH_* variable that is not a setting (a typo is silently ignored otherwise)."""
+    known = {env_name(field) for field in Settings.model_fields}
+    lines = []
+    for name in sorted(environ):
+        if not name.startswith("DMZWATCH_") or name in known or name.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        hint = f"; did you mean {nearest[0]}?" if nearest else " (see config/example.env for every setting)"
+        lines.append(f"{name}: not a dmzwatch setting{hint}")
+    return lines
+
+
+def configuration_problems(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Everything wrong with the configuration (the environment's settings and the feeds file), as lines for an
+    operator; empty when all is well."""
+    from dmzwatch.feeds_config import ConfigError, load_feeds_file
+
+    environ = os.environ if environ is None else environ
+    problems = unknown_variables(environ)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return describe_errors(exc, environ) + problems
+    try:
+        load_feeds_file(settings.feeds_file)
+    except ConfigError as exc:
+        problems.append(str(exc) if "DMZWATCH_FEEDS_FILE" in str(exc) else f"{exc} (DMZWATCH_FEEDS_FILE)")
+    return problems
 
 
 @lru_cache(maxsize=1)

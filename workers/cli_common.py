@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -10,7 +13,7 @@ from pydantic import ValidationError
 from dmzwatch.feeds_config import ConfigError
 from dmzwatch.settings import Settings
 
-app = typer.Typer(help="dmzwatch: conflict news in, incident alerts for the Idlib demilitarised zone out.")
+app = typer.Typer()
 db_app = typer.Typer(help="Database schema.")
 feeds_app = typer.Typer(help="Feeds.")
 app.add_typer(db_app, name="db")
@@ -19,15 +22,39 @@ app.add_typer(feeds_app, name="feeds")
 log = logging.getLogger("dmzwatch")
 
 
+def config_error(lines: list[str]) -> NoReturn:
+    """Say what is wrong with the configuration, one line each, and exit with status 2 (no traceback)."""
+    typer.echo("configuration error:" if len(lines) > 1 else f"configuration error: {lines[0]}", err=True)
+    if len(lines) > 1:
+        for line in lines:
+            typer.echo(f"  {line}", err=True)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def check_configuration() -> None:
+    """dmzwatch: conflict news in, incident alerts for the Idlib demilitarised zone out.
+
+    Every command starts here: the whole environment is checked once, before any command touches a database,
+    a broker or Celery (whose app reads the settings on import), so a bad value is one clear message.
+    """
+    if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
+        return  # help needs no configuration
+    from dmzwatch.settings import configuration_problems
+
+    problems = configuration_problems()
+    if problems:
+        config_error(problems)
+
+
 def load_settings() -> Settings:
     """The settings, or a clear message and exit status 2 when the environment is wrong."""
-    from dmzwatch.settings import get_settings
+    from dmzwatch.settings import describe_errors, get_settings
 
     try:
         return get_settings()
     except ValidationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        config_error(describe_errors(exc, os.environ))
 
 
 def setup_logging(settings: Settings) -> None:
@@ -37,8 +64,11 @@ def setup_logging(settings: Settings) -> None:
     configure_logging(settings)
 
 
-def prepare_database(sync_feeds: bool = True) -> None:
-    """Migrate, then load config/feeds.yaml into the feeds table: what `run` and `poll-once` need first."""
+def prepare_database(sync_feeds: bool = True, require_feeds: bool = False) -> None:
+    """Migrate, then load config/feeds.yaml into the feeds table: what `run` and `poll-once` need first.
+
+    ``require_feeds``: a monitor watching nothing looks healthy, so with no enabled feed at all (none in the
+    file, none added) it is a configuration error."""
     from dmzwatch.db.migrate import upgrade
     from dmzwatch.db.session import session_scope
     from dmzwatch.feeds_config import load_feeds_file
@@ -51,8 +81,24 @@ def prepare_database(sync_feeds: bool = True) -> None:
         try:
             specs = load_feeds_file(settings.feeds_file)
         except ConfigError as exc:
-            typer.echo(f"configuration error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            config_error([str(exc)])
         with session_scope() as session:
             added, updated = sync(session, specs)
         log.info("feeds: %d in %s (%d added, %d updated)", len(specs), settings.feeds_file, added, updated)
+    if require_feeds and not enabled_feed_count():
+        config_error(
+            [
+                f"no feed to watch: {settings.feeds_file} lists none and none was added with `dmzwatch feeds add`; "
+                "for example add '- {name: Levant Wire, url: https://wire.example/rss, interval: 300}' under 'feeds:'"
+            ]
+        )
+
+
+def enabled_feed_count() -> int:
+    from sqlalchemy import func, select
+
+    from dmzwatch.db.models import Feed
+    from dmzwatch.db.session import session_scope
+
+    with session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(Feed).where(Feed.enabled.is_(True))) or 0)

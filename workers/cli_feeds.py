@@ -92,6 +92,9 @@ def feeds_health(
             elif item.state == "silent":
                 quiet, limit = _ago(item.quiet_for_s), _ago(item.silent_after_s)
                 typer.echo(f"{'':>6}no new item for {quiet} (silent after {limit})")
+    if strict and not any(item.state != "disabled" for item in health):
+        typer.echo("no enabled feed: a monitor watching nothing is not healthy", err=True)
+        raise typer.Exit(1)
     if strict and any(item.state in ("failing", "silent") for item in health):
         raise typer.Exit(1)
 

@@ -23,7 +23,7 @@ def run(
 
     settings = load_settings()
     setup_logging(settings)
-    prepare_database()
+    prepare_database(require_feeds=True)
     with processes.broker(settings) as keep_broker:
         args = processes.worker_args(
             settings, processes.ALL_QUEUES, beat=True, concurrency=concurrency, name="dmzwatch"
@@ -95,7 +95,7 @@ def poll_once(
 
     settings = load_settings()
     setup_logging(settings)
-    prepare_database()
+    prepare_database(require_feeds=True)
     started_at = utcnow()
     open_statuses = [s.value for s in (ArticleStatus.NEW, ArticleStatus.FETCHED, ArticleStatus.CLEANED)]
     with processes.broker(settings):

@@ -64,7 +64,8 @@ def worker_args(settings: Settings, queues: str, *, beat: bool, concurrency: int
 
 def start(settings: Settings, args: Sequence[str]) -> subprocess.Popen[bytes]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(celery_command(args), env=child_env(settings))
+    # Celery prints its banner on stdout; cron mails whatever reaches stdout. Everything goes to stderr.
+    return subprocess.Popen(celery_command(args), env=child_env(settings), stdout=sys.stderr)
 
 
 def stop(process: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S) -> int:

@@ -12,6 +12,7 @@ decisions), `alerts` (delivery).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -29,3 +30,19 @@ def utcnow() -> datetime:
 def outlet_of(url: str) -> str:
     host = (urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.") or "unknown"
+
+
+_article_log = logging.getLogger("dmzwatch.articles")
+
+
+def log_article(article_id: int, outcome: str, detail: str = "", *, level: int = logging.INFO) -> None:
+    """One line per thing that happened to an article (fetched, irrelevant, duplicate, failed...), with its id
+    as a field: what an operator reads, in text or JSON logs, instead of Celery's per-task chatter."""
+    _article_log.log(
+        level,
+        "article %s %s%s",
+        article_id,
+        outcome,
+        f": {detail}" if detail else "",
+        extra={"article_id": article_id, "outcome": outcome},
+    )

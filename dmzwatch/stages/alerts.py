@@ -22,6 +22,7 @@ An update whose incident's first alert is still waiting in a digest joins it. Di
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +38,12 @@ from dmzwatch.db.repo import acquire_lock
 from dmzwatch.errors import PermanentError, TransientError, backoff_s
 from dmzwatch.stages import SessionScope, outlet_of
 
+log = logging.getLogger(__name__)
+
 # A send holds its alert this long: above one send's whole budget (DMZWATCH_ALERT_SEND_TIMEOUT_S, at most
 # 30 s), and short, so a worker killed mid-send is retried within a minute or two: by its own redelivered
 # message, which waits for the lease, or by the maintenance tick, which re-queues alerts whose lease ran out.
-DELIVERY_LEASE = timedelta(seconds=60)
+DELIVERY_LEASE = timedelta(seconds=45)
 # How soon an alert for a busy channel looks again: sends take a fraction of a second when the channel is well.
 BUSY_CHANNEL_RECHECK_S = (1.0, 3.0)
 # Slack's 50-block cap, and a webhook body a receiver can swallow: a bigger burst goes out as several digests.
@@ -314,12 +317,17 @@ def deliver_alert(
             return Delivery("skipped", channel_name)  # moved on between our read and the claim
         message = build_alert_message(session, alert)
 
+    what = f"alert {alert_id} ({message.kind}, incident {message.incident_id} v{message.version}) to {channel_name}"
+    extra = {"alert_id": alert_id, "incident_id": message.incident_id, "channel": channel_name}
     try:
         external_ref = channel.send(message)
     except TransientError as exc:
-        return _record_failure(sessions, [alert_id], exc, now, retry)
+        delivery = _record_failure(sessions, [alert_id], exc, now, retry)
+        _log_failure(what, delivery, extra)
+        return delivery
     except PermanentError as exc:
         _fail(sessions, [alert_id], exc.reason)
+        log.error("%s failed: %s", what, exc.reason, extra=extra)
         return Delivery("failed", channel_name, reason=exc.reason)
 
     with sessions() as session:
@@ -335,7 +343,17 @@ def deliver_alert(
                 next_attempt_at=None,
             )
         )
+    log.info(
+        "%s sent: %s at %s (%s)", what, message.sub_event_type, message.place_name, message.zone_status, extra=extra
+    )
     return Delivery("sent", channel_name, 0.0 if overdue else None)
+
+
+def _log_failure(what: str, delivery: Delivery, extra: dict[str, object]) -> None:
+    if delivery.outcome == "retry":
+        log.warning("%s failed for now (%s); again in %.0f s", what, delivery.reason, delivery.retry_in_s, extra=extra)
+    else:
+        log.error("%s failed for good: %s", what, delivery.reason, extra=extra)
 
 
 def deliver_digest(
@@ -375,12 +393,17 @@ def deliver_digest(
         _claim(session, ids, AlertStatus.DIGEST, now)
 
     digest = DigestMessage(channel=channel_name, alerts=messages, window_s=int(window.total_seconds()))
+    what = f"digest of {len(ids)} alerts ({', '.join(str(i) for i in ids)}) to {channel_name}"
+    extra: dict[str, object] = {"channel": channel_name}
     try:
         ref = channel.send_digest(digest)
     except TransientError as exc:
-        return _record_failure(sessions, ids, exc, now, retry)
+        delivery = _record_failure(sessions, ids, exc, now, retry)
+        _log_failure(what, delivery, extra)
+        return delivery
     except PermanentError as exc:
         _fail(sessions, ids, exc.reason)
+        log.error("%s failed: %s", what, exc.reason, extra=extra)
         return Delivery("failed", channel_name, reason=exc.reason)
 
     with sessions() as session:
@@ -397,4 +420,5 @@ def deliver_digest(
             )
             .execution_options(synchronize_session=False)
         )
+    log.info("%s sent", what, extra=extra)
     return Delivery("sent", channel_name, 0.0 if more else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from dmzwatch.http import SafeHttpClient
 from dmzwatch.politeness import HostPoliteness, get_host_politeness, host_key
 from dmzwatch.prefilter import page_text
 from dmzwatch.robots import RobotsPolicy, get_robots_policy
-from dmzwatch.stages import SessionScope
+from dmzwatch.stages import SessionScope, log_article
 from dmzwatch.stages.incidents import MERGE_LOCK, attach_duplicate
 
 # Near-duplicate threshold on estimated Jaccard of word shingles: wire copies score ~0.9+, rewrites of the
@@ -60,11 +61,12 @@ def fetch_article(
         except PermanentError as exc:
             with sessions() as session:
                 fail_article(session, article_id, f"fetch: {exc.reason}", now)
+            log_article(article_id, "failed", f"fetch: {exc.reason}", level=logging.WARNING)
             return False
         html, final_url = page.text, page.url
 
     with sessions() as session:
-        return advance_article(
+        moved = advance_article(
             session,
             article_id,
             ArticleStatus.NEW,
@@ -74,6 +76,9 @@ def fetch_article(
             updated_at=now,
             url=final_url,
         )
+    if moved:
+        log_article(article_id, "fetched", f"{final_url} ({len(html)} chars{', from the feed' if feed_html else ''})")
+    return moved
 
 
 def clean_article(
@@ -100,6 +105,7 @@ def clean_article(
                 error=RAW_PAGE_REJECTED,
                 updated_at=now,
             )
+        log_article(article_id, "irrelevant", "the raw page fails the conflict pre-filter")
         return False
 
     text_source = "feed" if from_feed else "page"
@@ -111,6 +117,7 @@ def clean_article(
         if not summary:
             with sessions() as session:
                 fail_article(session, article_id, f"clean: {exc.reason}", now)
+            log_article(article_id, "failed", f"clean: {exc.reason}", level=logging.WARNING)
             return False
         # The page defeated extraction; the feed's summary is all we have. Keep it, and say so.
         text, title, language, page_canonical, published = summary, None, None, None, None
@@ -147,22 +154,33 @@ def clean_article(
                 session, article_id, ArticleStatus.FETCHED, ArticleStatus.DUPLICATE, duplicate_of=duplicate_of, **values
             )
             attach_duplicate(session, article_id, duplicate_of, now)
-            return False
-        if page_canonical:
-            canonical = dedup.canonical_url(page_canonical)
-            taken = session.scalar(select(Article.id).where(Article.canonical_url == canonical))
-            if taken is None:
-                values["canonical_url"] = canonical
-        for band, band_hash in bands:
-            session.add(ArticleBand(band=band, hash=band_hash, article_id=article_id))
-        values["minhash"] = dedup.pack_signature(signature)
-        if language and language != "en":
-            values["error"] = f"language {language}: only English is extracted"
-            relevant = False
-        if not relevant:
-            advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.IRRELEVANT, **values)
-            return False
-        return advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.CLEANED, **values)
+            outcome = "duplicate"
+        else:
+            if page_canonical:
+                canonical = dedup.canonical_url(page_canonical)
+                taken = session.scalar(select(Article.id).where(Article.canonical_url == canonical))
+                if taken is None:
+                    values["canonical_url"] = canonical
+            for band, band_hash in bands:
+                session.add(ArticleBand(band=band, hash=band_hash, article_id=article_id))
+            values["minhash"] = dedup.pack_signature(signature)
+            if language and language != "en":
+                values["error"] = f"language {language}: only English is extracted"
+                relevant = False
+            if not relevant:
+                advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.IRRELEVANT, **values)
+                outcome = "irrelevant"
+            elif advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.CLEANED, **values):
+                outcome = "cleaned"
+            else:
+                return False  # another delivery moved it first
+    if outcome == "duplicate":
+        log_article(article_id, "duplicate", f"of article {duplicate_of}")
+    elif outcome == "irrelevant":
+        log_article(article_id, "irrelevant", str(values.get("error") or "no conflict event or place in its text"))
+    else:
+        log_article(article_id, "cleaned", f"{len(text)} chars of text from the {text_source}")
+    return outcome == "cleaned"
 
 
 def _find_duplicate(

@@ -202,6 +202,15 @@ def poll_feed(
             feed.last_new_item_at = now
             feed.item_gap_median_s = _item_gap_median(session, feed_id)
         new_ids.extend(_revive_prefiltered(session, seen_elsewhere, now))
+    answer = "not modified" if result.not_modified else f"{len(result.entries)} entries"
+    log.info(
+        "feed %s polled: %s, %d new, %d to fetch",
+        feed_id,
+        answer,
+        items,
+        len(new_ids),
+        extra={"feed_id": feed_id, "new_articles": len(new_ids)},
+    )
     return new_ids
 
 

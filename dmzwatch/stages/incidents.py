@@ -26,7 +26,7 @@ from dmzwatch.incidents import (
     summarise,
 )
 from dmzwatch.records import ExtractedEvent, SubEventType, ZoneResult
-from dmzwatch.stages import SessionScope
+from dmzwatch.stages import SessionScope, log_article
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,18 @@ def extract_events(
         if not advance_article(session, article_id, ArticleStatus.CLEANED, ArticleStatus.EXTRACTED, updated_at=now):
             return []  # another delivery of this message got here first
         alert_ids: list[int] = []
+        happened: list[tuple[int, str]] = []
         reference_time = published_at or discovered_at
         for index, (event, zone) in enumerate(located):
-            alert_ids += _merge_event(session, article_id, index, event, zone, reference_time, policy, now)
+            alert_ids += _merge_event(session, article_id, index, event, zone, reference_time, policy, now, happened)
         for duplicate_id in session.scalars(select(Article.id).where(Article.duplicate_of == article_id)).all():
             attach_duplicate(session, duplicate_id, article_id, now)
-        return alert_ids
+    # Logged once committed: a line never claims an incident the database does not hold.
+    places = ", ".join(sorted({event.resolution.place.name for event, _zone in located if event.resolution}))
+    log_article(article_id, "extracted", f"{len(events)} events" + (f" at {places}" if places else ""))
+    for incident_id, line in happened:
+        log.info(line, extra={"article_id": article_id, "incident_id": incident_id})
+    return alert_ids
 
 
 def _zone_of(event: ExtractedEvent, zones: ZoneSet) -> ZoneResult:
@@ -154,7 +160,9 @@ def _merge_event(
     reference_time: datetime,
     policy: AlertPolicy,
     now: datetime,
+    happened: list[tuple[int, str]],
 ) -> list[int]:
+    """Merge one event into its incident (or create one); note what happened; return the alerts to send."""
     assert event.resolution is not None
     place = event.resolution.place
     key = place_key(event)
@@ -256,6 +264,7 @@ def _merge_event(
         insert_ignore(
             session, IncidentReport, {"incident_id": incident.id, **report_values}, ["article_id", "event_index"]
         )
+        happened.append((incident.id, f"incident {incident.id} created: {_describe(incident)}"))
         if alert_is_fresh(reference_time, now, policy.max_age):
             return _create_alerts(session, incident, (), reference_time, now, policy)
         return []
@@ -278,11 +287,22 @@ def _merge_event(
         incident.distance_to_line_km = zone.distance_to_line_km
     changes = material_changes(before, after)
     if not changes:
+        happened.append((incident.id, f"incident {incident.id}: one more source, nothing new (v{incident.version})"))
         return []
     incident.version += 1
+    happened.append((incident.id, f"incident {incident.id} updated: {'; '.join(changes)}: {_describe(incident)}"))
     if not alert_is_fresh(reference_time, now, policy.max_age):
         return []
     return _create_alerts(session, incident, tuple(changes), reference_time, now, policy)
+
+
+def _describe(incident: Incident) -> str:
+    toll = f", killed {incident.killed}" if incident.killed is not None else ""
+    toll += f", injured {incident.injured}" if incident.injured is not None else ""
+    return (
+        f"v{incident.version} {incident.sub_event_type} at {incident.place_name} ({incident.zone_status}), "
+        f"{incident.occurred_on or 'date unknown'}{toll}, {incident.source_count} source(s)"
+    )
 
 
 def _apply_summary(incident: Incident, summary: Summary, now: datetime) -> None:

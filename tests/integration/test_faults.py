@@ -362,7 +362,7 @@ def test_alerts_worker_killed_mid_send_is_resent_within_two_minutes_once_per_del
     with webhook_receiver() as hook:
         hook.hang = True
         env = _with_webhook(fault_env, postgres_url, broker_url, hook)
-        del env["DMZWATCH_MAINTENANCE_TICK_S"]  # the default (60 s), as the issue asks
+        del env["DMZWATCH_MAINTENANCE_TICK_S"]  # the default (30 s), as the issue asks
         _prepare(env)
         pipeline_log, alerts_log, beat_log = (tmp_path / f"{n}.log" for n in ("pipeline", "alerts", "beat"))
         pipeline = ["worker", "-Q", "feeds,fetch,nlp,maintenance", "-c", "2", "-n", "pipeline@%h", "-E"]

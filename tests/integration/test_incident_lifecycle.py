@@ -295,7 +295,9 @@ def test_webhook_retries_deliver_once_and_honour_retry_after(
             published=published,
         )[0]
         sender = _sender(redis_url)
-        with celery_process(WORKER_ARGS, env, tmp_path / "worker.log"):
+        # DEBUG: Celery's per-task "succeeded" lines (hidden at INFO) tell when the redelivered messages ran.
+        debug_worker = [arg if arg != "INFO" else "DEBUG" for arg in WORKER_ARGS]
+        with celery_process(debug_worker, env, tmp_path / "worker.log"):
             sender.send_task(TaskName.EXTRACT_EVENTS.value, args=[article_id])
             flaky.wait_for(1, timeout=90)
             limited.wait_for(1, timeout=30)

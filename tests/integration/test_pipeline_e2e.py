@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -131,7 +132,19 @@ def test_embedded_run_end_to_end_then_clean_shutdown(
     assert code == 0, log_path.read_text(errors="replace")[-3000:]
     socket_path = tmp_path / "var" / "redis" / "redis.sock"
     assert not socket_path.exists(), "embedded redis left running"
-    _assert_scenario(_incidents(env), slack)
+    incidents = _incidents(env)
+    _assert_scenario(incidents, slack)
+    _assert_log_says_what_happened(log_path.read_text(errors="replace"), incidents)
+
+
+def _assert_log_says_what_happened(log: str, incidents: list[dict[str, object]]) -> None:
+    """At the default level the log is one line per thing that happened, with ids; no Celery task chatter."""
+    for incident in incidents:
+        assert f"incident {incident['id']} created: v1 " in log, log[-4000:]
+    assert re.search(r"alert \d+ \(new, incident \d+ v1\) to slack sent: Air/drone strike at Kafr Nabl", log), log
+    assert re.search(r"feed \d+ polled: \d+ entries, 3 new, 3 to fetch", log), log[-4000:]
+    assert re.search(r"article \d+ extracted: \d+ events at ", log), log[-4000:]
+    assert "] succeeded in " not in log and "] received" not in log  # Celery's per-task lines: DEBUG only
 
 
 def test_poll_once_processes_everything_then_exits(base_env: dict[str, str], slack: WebhookReceiver) -> None:
@@ -140,6 +153,7 @@ def test_poll_once_processes_everything_then_exits(base_env: dict[str, str], sla
     # Returned only after delivery: the alert is already here, no waiting.
     _assert_scenario(_incidents(base_env), slack)
     assert "alerts {'sent': 1}" in result.stdout, result.stdout
+    assert result.stdout.count("\n") == 1, result.stdout  # the summary alone: cron mails stdout; the rest is stderr
     # A second pass finds nothing new (the feed answers 304) and sends nothing.
     again = dmzwatch(["poll-once", "--timeout", "120"], base_env, timeout=200)
     assert again.returncode == 0, again.stderr[-3000:]

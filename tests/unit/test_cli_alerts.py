@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,11 +18,7 @@ from workers.cli import app
 
 
 @pytest.fixture
-def failed_alert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    for key in [k for k in os.environ if k.startswith("DMZWATCH_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("DMZWATCH_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
+def failed_alert(cli_env: Path) -> Iterator[int]:
     upgrade(get_settings().sqlalchemy_url)
     alert_id = _incident_and_alert(session_scope, NOW - timedelta(hours=50), attempts=12)
     with session_scope() as session:
@@ -31,7 +26,6 @@ def failed_alert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[in
         row.status, row.failures = "failed", 12
         row.last_error = "gave up after 12 failed tries over 48.0 h: hooks.example answered 503"
     yield alert_id
-    get_settings.cache_clear()
 
 
 def _cli(*args: str) -> tuple[int, str, str]:

@@ -21,8 +21,9 @@ import pytest
 from dmzwatch.nlp.extract import Extractor
 from dmzwatch.records import ExtractedEvent, SubEventType
 
-SEEDS = Path(os.environ.get("DMZWATCH_SEEDS", "/work/shared/seeds"))
-GAZETTEER_DIR = Path(__file__).resolve().parents[2] / "config" / "gazetteer"
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = Path(os.environ.get("DMZWATCH_TEST_SEEDS", str(REPO.parent / "shared" / "seeds")))
+GAZETTEER_DIR = REPO / "config" / "gazetteer"
 
 # seed prefix -> publication date consistent with gold.jsonl's published_hint
 PUBLISHED = {

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dmzwatch.db.migrate import upgrade
 from dmzwatch.db.models import Alert, Article, Feed, Incident
 from dmzwatch.db.session import session_scope
-from dmzwatch.logs import JsonFormatter, RedactingTextFormatter, Redactor
+from dmzwatch.logs import ChatterFilter, JsonFormatter, RedactingTextFormatter, Redactor
 from dmzwatch.metrics import DmzwatchCollector
 from dmzwatch.settings import Settings
 
@@ -157,3 +157,24 @@ def test_slack_bot_token_is_redacted() -> None:
 
     redactor = Redactor.from_settings(Settings(slack_bot_token="xoxb-1234-5678-secretvalue"))
     assert "secretvalue" not in redactor("posting with xoxb-1234-5678-secretvalue failed")
+
+
+def test_celery_and_httpx_chatter_only_at_debug() -> None:
+    def record(name: str, msg: str, level: int = logging.INFO) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, msg, None, None)
+
+    chatter = [
+        record("celery.app.trace", "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s"),
+        record("celery.worker.strategy", "Task %(name)s[%(id)s] received"),
+        record("celery.beat", "Scheduler: Sending due task %s (%s)"),
+        record("httpx", 'HTTP Request: %s %s "%s %d %s"'),
+    ]
+    news = [
+        record("celery.app.trace", "Task %(name)s[%(id)s] retry: %(exc)s"),  # a retry is news
+        record("dmzwatch.stages.incidents", "incident 4 created: v1 ..."),
+        record("httpx", "connection pool exhausted", logging.WARNING),
+    ]
+    quiet, loud = ChatterFilter(logging.INFO), ChatterFilter(logging.DEBUG)
+    assert [quiet.filter(r) for r in chatter] == [False] * len(chatter)
+    assert all(quiet.filter(r) for r in news)
+    assert all(loud.filter(r) for r in chatter + news)
