@@ -68,7 +68,12 @@ def incident_record(incident: Incident, reports: list[tuple[IncidentReport, Arti
         "zone_status": incident.zone_status,
         "distance_to_line_km": incident.distance_to_line_km,
         "confidence": incident.confidence,
-        "evidence": {"sentence": first.sentence, "start": first.start, "end": first.end} if first else None,
+        # The first report's evidence: its sentence and, per field, the words each value was read from.
+        "evidence": (
+            {"sentence": first.sentence, "start": first.start, "end": first.end, "fields": dict(first.evidence or {})}
+            if first
+            else None
+        ),
         "first_seen_at": incident.first_seen_at.isoformat(),
         "updated_at": incident.updated_at.isoformat(),
         "sources": [

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ import feedparser
 from dmzwatch.errors import FeedParseError, RateLimitedError
 from dmzwatch.http import HttpResponse, SafeHttpClient
 from dmzwatch.records import FeedEntry, FeedPollResult
+
+log = logging.getLogger(__name__)
 
 ACCEPT_FEED = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -157,8 +160,12 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry | None:
     if not link:
         return None
     url = urljoin(feed_url, link.strip())
-    if urlsplit(url).scheme not in ("http", "https"):
-        return None  # javascript:, mailto:, data: ... nothing the fetcher may follow
+    scheme = urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        # javascript:, file:, ftp:, mailto:, data: ... nothing the fetcher may follow. Said, so a feed whose
+        # items all vanish this way is not a mystery.
+        log.warning("feed %s: entry %r skipped: its link is a %s: URL, not http(s)", feed_url, url[:120], scheme)
+        return None
     guid = str(raw.get("id") or "").strip() or url
     summary = html_to_text(raw.get("summary") or raw.get("description") or "")
     return FeedEntry(

@@ -168,7 +168,10 @@ class AddressGuard:
             reason = self.check_ip(ipaddress.ip_address(address.split("%", 1)[0]))
             if reason is not None:
                 shown = name if name == address else f"{name} ({address})"
-                raise BlockedAddressError(f"refusing to connect to {shown}: {reason} address")
+                raise BlockedAddressError(
+                    f"refusing to connect to {shown}: {reason} address"
+                    " (to allow it, add the host or its network to DMZWATCH_HTTP_ALLOW_HOSTS)"
+                )
         return addresses
 
 

@@ -305,6 +305,91 @@ def _requeue_digests(session: Session, *, now: datetime, window: timedelta) -> l
     return channels
 
 
+# --- operator: failed articles -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FailedArticle:
+    id: int
+    url: str
+    outlet: str | None
+    stage: str  # the stage it failed in: fetch, clean or extract
+    error: str | None
+    failed_at: datetime
+    discovered_at: datetime
+
+
+def _failed_stage(attempt_stage: str | None, error: str | None) -> str:
+    """The stage an article failed in: the status it was claimed at, else its reason's prefix, else fetch."""
+    if attempt_stage in STATUS_STAGE:  # a StrEnum key: the status string finds it
+        return STATUS_STAGE[ArticleStatus(attempt_stage)]
+    prefix = (error or "").split(":", 1)[0]
+    return prefix if prefix in STAGE_STATUS else "fetch"
+
+
+def list_failed_articles(
+    sessions: SessionScope, *, since: datetime | None = None, limit: int = 100
+) -> list[FailedArticle]:
+    """Failed articles, newest failure first, with the stage and the reason."""
+    query = select(Article).where(Article.status == ArticleStatus.FAILED.value)
+    if since is not None:
+        query = query.where(Article.updated_at >= since)
+    with sessions() as session:
+        return [
+            FailedArticle(
+                id=a.id,
+                url=a.url,
+                outlet=a.outlet,
+                stage=_failed_stage(a.attempt_stage, a.error),
+                error=a.error,
+                failed_at=a.updated_at,
+                discovered_at=a.discovered_at,
+            )
+            for a in session.scalars(query.order_by(Article.updated_at.desc(), Article.id.desc()).limit(limit))
+        ]
+
+
+def retry_articles(
+    sessions: SessionScope,
+    *,
+    now: datetime,
+    ids: Sequence[int] = (),
+    all_failed: bool = False,
+    since: datetime | None = None,
+) -> dict[str, list[int]]:
+    """Put failed articles back where they failed (fetch, clean or extract: a clean needs the fetched page, else
+    it fetches again), with their delivery count reset. Returns stage -> ids to send. Only failed rows move."""
+    if not ids and not all_failed:
+        return {}
+    condition = Article.status == ArticleStatus.FAILED.value
+    if ids:
+        condition = and_(condition, Article.id.in_(list(ids)))
+    if since is not None:
+        condition = and_(condition, Article.updated_at >= since)
+    plan: dict[str, list[int]] = {}
+    with sessions() as session:
+        rows = session.execute(
+            select(Article.id, Article.attempt_stage, Article.error, Article.raw_html.is_not(None), Article.text)
+            .where(condition)
+            .order_by(Article.id)
+        ).all()
+        for article_id, attempt_stage, error, fetched, text in rows:
+            stage = _failed_stage(attempt_stage, error)
+            if (stage == "clean" and not fetched) or (stage == "extract" and not text):
+                stage = "fetch" if not fetched else "clean"
+            moved = session.execute(
+                update(Article)
+                .where(Article.id == article_id, Article.status == ArticleStatus.FAILED.value)
+                .values(
+                    status=STAGE_STATUS[stage].value, error=None, stage_attempts=0, attempt_stage=None, updated_at=now
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(moved, "rowcount", 0) == 1:
+                plan.setdefault(stage, []).append(int(article_id))
+    if plan:
+        log.warning("articles sent again by the operator: %s", plan)
+    return plan
+
+
 # --- operator: undelivered alerts ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class UndeliveredAlert:
@@ -597,6 +682,7 @@ def stages_of_queues(queue_lengths: dict[str, int], stage_queues: dict[str, str]
 
 __all__: Sequence[str] = [
     "STAGE_STATUS",
+    "FailedArticle",
     "FailingChannel",
     "RequeuePlan",
     "Silence",
@@ -608,10 +694,12 @@ __all__: Sequence[str] = [
     "failing_channels",
     "last_relevant_ingest",
     "list_alerts",
+    "list_failed_articles",
     "notify_operator",
     "oldest_undelivered_alert",
     "plan_requeue",
     "retry_alerts",
+    "retry_articles",
     "send_silence_alarm",
     "silence_text",
     "stages_of_queues",

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import ColumnElement, Float, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -183,12 +185,19 @@ def read_snapshot(sessions: SessionScope, *, now: datetime, stuck_after: timedel
 
 
 # --- broker ----------------------------------------------------------------------------------------------------
-def redis_client(broker_url: str) -> redis.Redis:
-    """A client for the Celery broker URL (`redis://...` or the embedded `redis+socket:///path`)."""
+def redis_client(broker_url: str, timeout_s: float = 5.0) -> redis.Redis:
+    """A client for the Celery broker URL (`redis://...` or the embedded `redis+socket:///path`).
+
+    No retries: redis-py 6 retries a refused connection with backoff for seconds by default, and every caller
+    here (status, metrics scrape, maintenance tick) would rather say "unreachable" now and try next time."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "retry": Retry(NoBackoff(), 0),
+    }
     if broker_url.startswith("redis+socket://"):
-        parts = urlsplit(broker_url)
-        return redis.Redis(unix_socket_path=unquote(parts.path), socket_timeout=5, socket_connect_timeout=5)
-    return redis.Redis.from_url(broker_url, socket_timeout=5, socket_connect_timeout=5)
+        return redis.Redis(unix_socket_path=unquote(urlsplit(broker_url).path), **options)
+    return redis.Redis.from_url(broker_url, **options)
 
 
 @dataclass(frozen=True, slots=True)

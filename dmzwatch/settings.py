@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     alert_retry_cap_s: float = Field(default=900.0, gt=0)  # longest wait between two tries (an outage goes on)
     # One send's whole time budget (connect, TLS, body, answer), kept far below the task's time limit: a hung
     # channel costs an alerts process this long, not minutes.
-    alert_send_timeout_s: float = Field(default=10.0, gt=0, le=30)
+    alert_send_timeout_s: float = Field(default=10.0, gt=0, le=20)
     # Sends in flight at once per channel: a hanging channel holds this many alerts processes, never all.
     alert_channel_concurrency: int = Field(default=1, ge=1)
     # Operator alarm (log line and the other channels) once a channel has failed its alerts this long.
@@ -96,8 +96,8 @@ class Settings(BaseSettings):
     worker_concurrency: int | None = None  # default: number of CPUs
 
     # --- self-healing and watching (dmzwatch.maintenance) ---------------------------------------------------
-    # How often beat runs the re-queue and the alarms: with the 45 s send lease, an alert whose worker was killed
-    # mid-send goes out again within lease + tick (75 s).
+    # How often beat runs the re-queue and the alarms: with the 30 s send lease, an alert whose worker was killed
+    # mid-send goes out again within lease + tick (60 s).
     maintenance_tick_s: float = 30.0
     stuck_after_s: float = 1800.0  # an open article untouched this long has lost its message: re-queue it
     max_stage_attempts: int = 10  # deliveries of one article stage (retries, crashes, re-queues) before `failed`

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workers.cli_common import app, load_settings, setup_logging
+from workers.cli_common import app, load_settings, publish, setup_logging
 
 alerts_app = typer.Typer(help="Alerts not delivered: list, retry.")
 app.add_typer(alerts_app, name="alerts")
@@ -81,23 +81,6 @@ def retry(
 
 def _enqueue(alert_ids: list[int]) -> bool:
     """Send a delivery message per alert; False when the broker cannot be reached (the rows are due anyway)."""
-    import redis
-    from kombu.exceptions import OperationalError
-
-    from dmzwatch.metrics import redis_client
     from tasks.pipeline import deliver_alert
-    from workers.celery_app import broker_url
 
-    client = redis_client(broker_url())
-    try:
-        client.ping()  # fails at once where Celery's publisher would try to connect for seconds
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-    try:
-        for alert_id in alert_ids:
-            deliver_alert.apply_async((alert_id,), retry=False)
-    except (OperationalError, OSError):
-        return False
-    return True
+    return publish(lambda: [deliver_alert.apply_async((alert_id,), retry=False) for alert_id in alert_ids])

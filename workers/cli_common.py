@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 import typer
@@ -64,6 +65,17 @@ def setup_logging(settings: Settings) -> None:
     configure_logging(settings)
 
 
+def announce(settings: Settings, command: str) -> None:
+    """Say which data directory, database and broker a long-running command uses: a command started from
+    another directory would otherwise quietly work on a new, empty ./var."""
+    from workers.embedded import embedded_broker_url
+
+    broker = settings.broker_url or f"{embedded_broker_url(settings)} (embedded)"
+    log.info(
+        "%s: data dir %s, database %s, broker %s", command, settings.data_dir.resolve(), settings.sqlalchemy_url, broker
+    )
+
+
 def prepare_database(sync_feeds: bool = True, require_feeds: bool = False) -> None:
     """Migrate, then load config/feeds.yaml into the feeds table: what `run` and `poll-once` need first.
 
@@ -102,3 +114,27 @@ def enabled_feed_count() -> int:
 
     with session_scope() as session:
         return int(session.scalar(select(func.count()).select_from(Feed).where(Feed.enabled.is_(True))) or 0)
+
+
+def publish(send: Callable[[], object]) -> bool:
+    """Run ``send`` (which publishes Celery messages) if the broker answers; False when it cannot be reached.
+
+    Checked first with a one-second ping: Celery's publisher would try to connect for seconds."""
+    import redis
+    from kombu.exceptions import OperationalError
+
+    from dmzwatch.metrics import redis_client
+    from workers.celery_app import broker_url
+
+    client = redis_client(broker_url(), timeout_s=1.0)
+    try:
+        client.ping()
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+    try:
+        send()
+    except (OperationalError, OSError):
+        return False
+    return True

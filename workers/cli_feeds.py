@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import or_, select
 
-from workers.cli_common import feeds_app, prepare_database
+from dmzwatch.config_files import ConfigError
+from workers.cli_common import config_error, feeds_app, prepare_database
+
+if TYPE_CHECKING:
+    from dmzwatch.feeds_config import FeedSpec
 
 
 @feeds_app.command("sync")
@@ -99,39 +104,47 @@ def feeds_health(
         raise typer.Exit(1)
 
 
-@feeds_app.command("add")
-def feeds_add(
-    url: Annotated[str, typer.Argument(help="feed URL (http or https)")],
-    name: Annotated[str, typer.Option("--name", help="display name (default: the URL's host)")] = "",
-    interval: Annotated[int, typer.Option("--interval", help="seconds between polls (30..86400)")] = 300,
-    general_news: Annotated[
-        bool, typer.Option("--general-news", help="broad feed: pre-filter entries before fetching")
-    ] = False,
-) -> None:
-    """Add a feed to the database (not to the feeds file: a later sync leaves it alone)."""
+def _feed_spec(url: str, name: str, interval: int, general_news: bool) -> FeedSpec | str:
+    """The validated spec, or what is wrong with it."""
     from urllib.parse import urlsplit
 
     from pydantic import ValidationError
 
-    from dmzwatch.db.models import Feed
-    from dmzwatch.db.session import session_scope
     from dmzwatch.feeds_config import FeedSpec
 
     try:
-        spec = FeedSpec.model_validate(
+        return FeedSpec.model_validate(
             {"name": name or (urlsplit(url).hostname or url), "url": url, "interval": interval,
              "general_news": general_news}
         )  # fmt: skip
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"invalid feed: {problems}", err=True)
-        raise typer.Exit(2) from exc
-    prepare_database()
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _check_feed(url: str) -> str:
+    """Fetch and parse the feed as a poll would; what it holds, or DmzwatchError saying why it is no feed."""
+    from dmzwatch.errors import PermanentError, TransientError
+    from dmzwatch.feeds import poll_feed
+    from dmzwatch.http import get_http_client
+
+    result = poll_feed(get_http_client(), url, etag=None, last_modified=None)
+    if result.gone:
+        raise PermanentError(f"{url} answered 410 Gone", url=url, status=410)
+    if result.status in (429, 503):
+        raise TransientError(f"{url} answered {result.status}: try again later", url=url, status=result.status)
+    latest = result.entries[0].title if result.entries else None
+    return f"{len(result.entries)} entries" + (f", latest: {latest}" if latest else "")
+
+
+def _insert_feed(spec: FeedSpec) -> tuple[int, bool]:
+    """(feed id, added): the existing feed's id when one already has this URL."""
+    from dmzwatch.db.models import Feed
+    from dmzwatch.db.session import session_scope
+
     with session_scope() as session:
-        existing = session.scalar(select(Feed).where(Feed.url == str(spec.url)))
+        existing = session.scalar(select(Feed.id).where(Feed.url == str(spec.url)))
         if existing is not None:
-            typer.echo(f"feed {existing.id} already has this URL: {existing.name}", err=True)
-            raise typer.Exit(1)
+            return int(existing), False
         feed = Feed(
             url=str(spec.url),
             name=spec.name,
@@ -145,7 +158,111 @@ def feeds_add(
         )
         session.add(feed)
         session.flush()
-        typer.echo(f"added feed {feed.id}: {feed.name} <{feed.url}>, polled every {feed.poll_interval_s}s")
+        return feed.id, True
+
+
+_NO_CHECK_HELP = "save without fetching the feed first (its host is not reachable from here yet)"
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="feed URL (http or https)")],
+    name: Annotated[str, typer.Option("--name", help="display name (default: the URL's host)")] = "",
+    interval: Annotated[int, typer.Option("--interval", help="seconds between polls (30..86400)")] = 300,
+    general_news: Annotated[
+        bool, typer.Option("--general-news", help="broad feed: pre-filter entries before fetching")
+    ] = False,
+    check: Annotated[bool, typer.Option("--check/--no-check", help=_NO_CHECK_HELP)] = True,
+) -> None:
+    """Add a feed to the database (not to the feeds file: a later sync leaves it alone). The feed is fetched and
+    parsed first: a URL that is not a feed is refused with the reason."""
+    from dmzwatch.errors import DmzwatchError
+
+    spec = _feed_spec(url, name, interval, general_news)
+    if isinstance(spec, str):
+        typer.echo(f"invalid feed: {spec}", err=True)
+        raise typer.Exit(2)
+    prepare_database()
+    found = ""
+    if check:
+        try:
+            found = _check_feed(str(spec.url))
+        except DmzwatchError as exc:
+            typer.echo(f"not added: {exc.reason} (--no-check adds it anyway)", err=True)
+            raise typer.Exit(1) from exc
+    feed_id, added = _insert_feed(spec)
+    if not added:
+        typer.echo(f"feed {feed_id} already has this URL", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"added feed {feed_id}: {spec.name} <{spec.url}>, polled every {spec.interval}s"
+        + (f"; {found}" if found else "")
+    )
+
+
+@feeds_app.command("import")
+def feeds_import(
+    path: Annotated[Path, typer.Argument(help="an OPML file (exported by a feed reader)")],
+    interval: Annotated[int, typer.Option("--interval", help="seconds between polls for each (30..86400)")] = 300,
+    general_news: Annotated[bool, typer.Option("--general-news", help="pre-filter these feeds' entries")] = False,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="fetch each feed before adding it")] = False,
+) -> None:
+    """Add the feeds an OPML file lists (feeds already present are left as they are)."""
+    from dmzwatch.errors import DmzwatchError
+    from dmzwatch.opml import read_opml
+
+    try:
+        listed = read_opml(path)
+    except ConfigError as exc:
+        config_error([str(exc)])
+    prepare_database()
+    added = present = skipped = 0
+    for item in listed:
+        spec = _feed_spec(item.url, item.name, interval, general_news)
+        if isinstance(spec, str):
+            typer.echo(f"  skipped {item.url}: {spec}", err=True)
+            skipped += 1
+            continue
+        if check:
+            try:
+                _check_feed(str(spec.url))
+            except DmzwatchError as exc:
+                typer.echo(f"  skipped {item.url}: {exc.reason}", err=True)
+                skipped += 1
+                continue
+        feed_id, was_added = _insert_feed(spec)
+        added += was_added
+        present += not was_added
+        if was_added:
+            typer.echo(f"  added feed {feed_id}: {spec.name} <{spec.url}>")
+    typer.echo(f"{path}: {len(listed)} feeds listed, {added} added, {present} already present, {skipped} skipped")
+    if skipped:
+        raise typer.Exit(1)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    output_format: Annotated[str, typer.Option("--format", help="opml")] = "opml",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
+) -> None:
+    """Every feed (enabled or not) as OPML 2.0, for a feed reader or another dmzwatch."""
+    from dmzwatch.db.models import Feed
+    from dmzwatch.db.session import session_scope
+    from dmzwatch.opml import OpmlFeed, render_opml
+
+    if output_format != "opml":
+        config_error([f"--format {output_format!r}: only opml is supported"])
+    prepare_database(sync_feeds=False)
+    with session_scope() as session:
+        feeds = [
+            OpmlFeed(name=name, url=url) for name, url in session.execute(select(Feed.name, Feed.url).order_by(Feed.id))
+        ]
+    document = render_opml(feeds)
+    if output is None:
+        typer.echo(document, nl=False)
+        return
+    output.write_text(document, encoding="utf-8")
+    typer.echo(f"{len(feeds)} feeds written to {output}", err=True)
 
 
 def _set_enabled(ref: str, enabled: bool) -> None:

@@ -14,6 +14,26 @@ from workers.cli_common import app, load_settings
 
 # A worker that does not answer a ping within this is reported as not answering; `status` stays quick.
 _PING_TIMEOUT_S = 1.5
+_BROKER_TIMEOUT_S = 1.0  # a broker that takes longer than this to answer is reported as unreachable
+_REASON_CHARS = 160  # a failing feed's reason on the one-screen status (--verbose: all of it)
+_LISTED_FEEDS = 5  # failing or silent feeds listed by name (--verbose: all)
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The SQLite file a URL names when that file does not exist (None for other databases or when it does)."""
+    from pathlib import Path
+
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return None if path.exists() else str(path)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary, marked as cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -50,6 +70,7 @@ def _ping_workers() -> list[str] | None:
 @app.command()
 def status(
     ping: Annotated[bool, typer.Option("--ping/--no-ping", help="ask workers to answer (takes ~1.5 s)")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="every failing feed, with its full reason")] = False,
 ) -> None:
     """One-screen health: queues, workers, articles, stuck rows, feeds, incidents, alerts, zone silence.
 
@@ -69,24 +90,44 @@ def status(
     now = utcnow()
     redact = Redactor.from_settings(settings)
     lines = [f"dmzwatch status at {now:%Y-%m-%d %H:%M:%S} UTC"]
+    lines.append(f"  data dir   {settings.data_dir.resolve()}")
     lines.append(f"  database   {redact(settings.sqlalchemy_url)}")
     lines.append(f"  broker     {redact(broker_url())}")
+    missing = _missing_sqlite_file(settings.sqlalchemy_url)
+    if missing is not None:
+        # Do not create an empty database here: that is how a command run from the wrong directory goes wrong.
+        lines.append(
+            f"  NO DATABASE at {missing}: nothing has run with this data directory. Run from the deployment's "
+            "directory, or set DMZWATCH_DATA_DIR (or DMZWATCH_DATABASE_URL) to the one `dmzwatch run` uses."
+        )
+        typer.echo("\n".join(lines))
+        raise typer.Exit(1)
 
-    client = redis_client(broker_url())
+    client = redis_client(broker_url(), timeout_s=_BROKER_TIMEOUT_S)
+    broker_up = True
     try:
         figures = read_broker(client, [queue.value for queue in Queue])
         queues = "  ".join(f"{name} {count}" for name, count in figures.queue_lengths.items())
         lines.append(f"  queues     {queues}  (unacked {figures.unacked})")
     except redis.RedisError as exc:
-        lines.append(f"  queues     BROKER UNREACHABLE: {exc}")
+        broker_up = False
+        if settings.embedded_broker:
+            lines.append(
+                "  queues     broker not running: the embedded broker runs only while `dmzwatch run` (or `worker`,"
+                " `beat`) does; start it, or set DMZWATCH_BROKER_URL to a Redis server"
+            )
+        else:
+            lines.append(f"  queues     BROKER UNREACHABLE: {redact(str(exc))}; is Redis up at DMZWATCH_BROKER_URL?")
     finally:
         client.close()
-    if ping:
+    if ping and broker_up:
         workers = _ping_workers()
         if workers is None:
             lines.append("  workers    broker unreachable")
         else:
             lines.append(f"  workers    {len(workers)} answering: {', '.join(workers) or 'NONE'}")
+    elif ping:
+        lines.append("  workers    not asked (no broker)")
 
     stuck_after = timedelta(seconds=settings.stuck_after_s)
     try:
@@ -109,13 +150,19 @@ def status(
         lines.append("  stuck      none")
     states = {state: len(snap.feeds_in(state)) for state in ("ok", "silent", "failing", "new", "disabled")}
     lines.append(f"  feeds      {_counts({k: v for k, v in states.items() if v})}")
-    for feed in snap.feeds_in("failing")[:5]:
+    listed = None if verbose else _LISTED_FEEDS
+    failing, silent = snap.feeds_in("failing"), snap.feeds_in("silent")
+    for feed in failing[:listed]:
+        reason = redact(feed.last_error or "")
         lines.append(
             f"    failing  {feed.name}: {feed.consecutive_failures} in a row, last ok {_ago(feed.last_ok_at, now)}; "
-            f"{redact(feed.last_error or '')[:100]}"
+            f"{reason if verbose else _shorten(reason, _REASON_CHARS)}"
         )
-    for feed in snap.feeds_in("silent")[:5]:
+    for feed in silent[:listed]:
         lines.append(f"    silent   {feed.name}: last new item {_ago(feed.last_new_item_at, now)}")
+    hidden = sum(max(0, len(group) - _LISTED_FEEDS) for group in (failing, silent)) if not verbose else 0
+    if hidden:
+        lines.append(f"    +{hidden} more (`dmzwatch status --verbose` or `dmzwatch feeds health`)")
     lines.append(f"  incidents  {_counts(snap.incidents_by_zone_status, ('inside', 'edge', 'outside'))}")
     by_status: dict[str, int] = {}
     for (alert_status, _channel), count in snap.alerts_by_status_channel.items():

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import func, select
 
-from workers.cli_common import app, db_app, load_settings, prepare_database, setup_logging
+from workers.cli_common import announce, app, db_app, load_settings, prepare_database, setup_logging
 
 log = logging.getLogger("dmzwatch")
 
@@ -23,6 +23,7 @@ def run(
 
     settings = load_settings()
     setup_logging(settings)
+    announce(settings, "dmzwatch run")
     prepare_database(require_feeds=True)
     with processes.broker(settings) as keep_broker:
         args = processes.worker_args(
@@ -43,6 +44,7 @@ def worker(
 
     settings = load_settings()
     setup_logging(settings)
+    announce(settings, "dmzwatch worker")
     queue_list = queues or processes.ALL_QUEUES
     with processes.broker(settings) as keep_broker:
         args = processes.worker_args(settings, queue_list, beat=False, concurrency=concurrency, name=name)
@@ -56,6 +58,7 @@ def beat() -> None:
 
     settings = load_settings()
     setup_logging(settings)
+    announce(settings, "dmzwatch beat")
     schedule = str((settings.data_dir / "celerybeat-schedule").resolve())
     with processes.broker(settings) as keep_broker:
         args = ["beat", "--loglevel", settings.log_level, "--schedule", schedule]
@@ -95,6 +98,7 @@ def poll_once(
 
     settings = load_settings()
     setup_logging(settings)
+    announce(settings, "dmzwatch poll-once")
     prepare_database(require_feeds=True)
     started_at = utcnow()
     open_statuses = [s.value for s in (ArticleStatus.NEW, ArticleStatus.FETCHED, ArticleStatus.CLEANED)]

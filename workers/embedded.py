@@ -12,9 +12,8 @@ import tempfile
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from dmzwatch.metrics import redis_client
 from dmzwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,9 +40,7 @@ def _is_serving(socket_path: Path) -> bool:
     if not socket_path.exists():
         return False
     try:
-        # No retries: redis-py 6 retries a refused connection with backoff for seconds by default.
-        client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2, retry=Retry(NoBackoff(), 0))
-        return bool(client.ping())
+        return bool(redis_client(f"redis+socket://{socket_path}", timeout_s=2).ping())
     except redis.RedisError:
         return False
 

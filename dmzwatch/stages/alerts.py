@@ -41,9 +41,9 @@ from dmzwatch.stages import SessionScope, outlet_of
 log = logging.getLogger(__name__)
 
 # A send holds its alert this long: above one send's whole budget (DMZWATCH_ALERT_SEND_TIMEOUT_S, at most
-# 30 s), and short, so a worker killed mid-send is retried within a minute or two: by its own redelivered
+# 20 s), and short, so a worker killed mid-send is retried within a minute or two: by its own redelivered
 # message, which waits for the lease, or by the maintenance tick, which re-queues alerts whose lease ran out.
-DELIVERY_LEASE = timedelta(seconds=45)
+DELIVERY_LEASE = timedelta(seconds=30)
 # How soon an alert for a busy channel looks again: sends take a fraction of a second when the channel is well.
 BUSY_CHANNEL_RECHECK_S = (1.0, 3.0)
 # Slack's 50-block cap, and a webhook body a receiver can swallow: a bigger burst goes out as several digests.
@@ -351,7 +351,7 @@ def deliver_alert(
 
 def _log_failure(what: str, delivery: Delivery, extra: dict[str, object]) -> None:
     if delivery.outcome == "retry":
-        log.warning("%s failed for now (%s); again in %.0f s", what, delivery.reason, delivery.retry_in_s, extra=extra)
+        log.warning("%s failed for now (%s); again in %.1f s", what, delivery.reason, delivery.retry_in_s, extra=extra)
     else:
         log.error("%s failed for good: %s", what, delivery.reason, extra=extra)
 

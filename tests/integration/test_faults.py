@@ -326,12 +326,12 @@ def test_channels_down_far_longer_than_the_old_retry_chain_lose_no_alert(
 ) -> None:
     """Fault 2: both channels answer 500 for a long outage, then come back: every alert arrives, once.
 
-    Time is compressed through the settings: backoff from 0.25 s up to 2 s between tries (the defaults are
-    5 s and 900 s), so a 20 s outage spans more tries than a 30-minute one does with the defaults (about
-    ten), and many more than the retry budget that used to fail an alert for good (7 tries).
+    Time is compressed through the settings: backoff from 0.1 s up to 1 s between tries (the defaults are
+    5 s and 900 s), so a 12 s outage spans more tries than a 30-minute one does with the defaults (about
+    ten), and more than the retry budget that used to fail an alert for good (7 tries).
     """
     with webhook_receiver() as hook:
-        env = _with_webhook(fault_env, postgres_url, broker_url, hook, alert_retry_base_s="0.25", alert_retry_cap_s="2")
+        env = _with_webhook(fault_env, postgres_url, broker_url, hook, alert_retry_base_s="0.1", alert_retry_cap_s="1")
         _prepare(env)
         slack.down_until = hook.down_until = time.monotonic() + 3600  # down until the first try is seen
         log = tmp_path / "worker.log"
@@ -339,7 +339,7 @@ def test_channels_down_far_longer_than_the_old_retry_chain_lose_no_alert(
             _poll_feeds_now(broker_url, postgres_url)
             for receiver in (slack, hook):
                 assert wait_until(lambda r=receiver: r.attempts > 0, timeout=90), _log(log)
-                receiver.down_until = receiver.attempt_log[0][0] + 20.0
+                receiver.down_until = receiver.attempt_log[0][0] + 12.0
             assert wait_until(lambda: _settled(postgres_url), timeout=60), _log(log)
             assert wait_until(lambda: _all_alerts_sent(postgres_url, 2), timeout=60), _alert_rows(postgres_url)
             for receiver in (slack, hook):
@@ -381,6 +381,7 @@ def test_alerts_worker_killed_mid_send_is_resent_within_two_minutes_once_per_del
             with worker_group([*alerts_worker, "-n", "survivor@%h"], env, tmp_path / "alerts-2.log"):
                 assert wait_until(lambda: hook.attempts >= 2, timeout=150), _alert_rows(postgres_url)
                 resent_after = hook.attempt_log[1][0] - killed_at
+                print(f"alert re-sent {resent_after:.0f} s after its worker was killed")
                 assert resent_after <= 120, resent_after
                 assert wait_until(lambda: _all_alerts_sent(postgres_url, 2), timeout=30), _alert_rows(postgres_url)
                 time.sleep(1)

@@ -177,3 +177,15 @@ def test_incident_without_coordinates_keeps_a_null_geometry() -> None:
     assert write_geojson([record], out) == 1
     (feature,) = json.loads(out.getvalue())["features"]
     assert feature["geometry"] is None and feature["properties"]["location"] == "somewhere"
+
+
+def test_incidents_json_carries_the_evidence_fields(data_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DMZWATCH_")}
+    env["DMZWATCH_DATA_DIR"] = str(data_dir)
+    result = subprocess.run(
+        [sys.executable, "-m", "workers.cli", "incidents", "--json"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records and all(set(r["evidence"]) == {"sentence", "start", "end", "fields"} for r in records)

@@ -246,14 +246,17 @@ def test_duplicate_guids_in_one_document_are_kept_once() -> None:
     assert len(entries) == 1
 
 
-def test_non_http_links_are_dropped() -> None:
+def test_non_http_links_are_dropped_and_said(caplog: pytest.LogCaptureFixture) -> None:
     body = (
         b'<rss version="2.0"><channel><title>c</title>'
         b"<item><title>a</title><link>javascript:alert(1)</link></item>"
+        b"<item><title>f</title><link>file:///etc/passwd</link></item>"
         b"<item><title>b</title><link>https://x.example/b</link></item></channel></rss>"
     )
-    entries, _ = parse_feed(body, "https://x.example/feed")
+    with caplog.at_level("WARNING"):
+        entries, _ = parse_feed(body, "https://x.example/feed")
     assert [e.url for e in entries] == ["https://x.example/b"]
+    assert "is a javascript: URL" in caplog.text and "is a file: URL" in caplog.text
 
 
 def test_html_to_text() -> None:
