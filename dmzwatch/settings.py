@@ -306,6 +306,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 def configuration_problems(environ: Mapping[str, str] | None = None) -> list[str]:
     """Everything wrong with the configuration (the environment's settings and the feeds file), as lines for an
     operator; empty when all is well."""
+    from dmzwatch.alerts.routing import load_alerts_file
     from dmzwatch.feeds_config import ConfigError, load_feeds_file
 
     environ = os.environ if environ is None else environ
@@ -318,6 +319,16 @@ def configuration_problems(environ: Mapping[str, str] | None = None) -> list[str
         load_feeds_file(settings.feeds_file)
     except ConfigError as exc:
         problems.append(str(exc) if "DMZWATCH_FEEDS_FILE" in str(exc) else f"{exc} (DMZWATCH_FEEDS_FILE)")
+    try:
+        load_alerts_file(settings.alerts_file)  # its zone names are checked against the zones when routing
+    except ConfigError as exc:
+        problems.append(str(exc) if "DMZWATCH_ALERTS_FILE" in str(exc) else f"{exc} (DMZWATCH_ALERTS_FILE)")
+    for field in ("zones_dir", "gazetteer_dir", "lexicon_dir"):
+        directory = getattr(settings, field)
+        if not Path(directory).is_dir():
+            problems.append(
+                f"{env_name(field)}: {directory} is not a directory; unset it to use the one shipped in config/"
+            )
     return problems
 
 

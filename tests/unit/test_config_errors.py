@@ -40,6 +40,9 @@ BAD_VALUES = [
     ("DMZWATCH_SLAK_WEBHOOK_URL", "https://hooks.example/x", "DMZWATCH_SLACK_WEBHOOK_URL"),  # the typo's fix
     ("DMZWATCH_MAX_ALERT_ATTEMPTS", "-1", "DMZWATCH_MAX_ALERT_ATTEMPTS"),
     ("DMZWATCH_FEEDS_FILE", "{broken}", "DMZWATCH_FEEDS_FILE"),
+    ("DMZWATCH_ALERTS_FILE", "/nonexistent/alerts.yaml", "DMZWATCH_ALERTS_FILE"),
+    ("DMZWATCH_ZONES_DIR", "/nonexistent/zones", "DMZWATCH_ZONES_DIR"),
+    ("DMZWATCH_LEXICON_DIR", "/nonexistent/lexicon", "DMZWATCH_LEXICON_DIR"),
 ]
 
 
