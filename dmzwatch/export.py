@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, TextIO
 
 from dmzwatch.db.models import Article, Incident, IncidentReport
@@ -41,8 +42,12 @@ def event_record(event: ExtractedEvent, zone: ZoneResult | None) -> dict[str, An
     }
 
 
-def incident_record(incident: Incident, reports: list[tuple[IncidentReport, Article]]) -> dict[str, Any]:
+def incident_record(
+    incident: Incident, reports: list[tuple[IncidentReport, Article]], feed_names: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """``feed_names``: feed id -> the name the operator gave it, shown as the outlet's name where known."""
     first = reports[0][0] if reports else None
+    names = feed_names or {}
     return {
         "id": incident.id,
         "version": incident.version,
@@ -62,6 +67,7 @@ def incident_record(incident: Incident, reports: list[tuple[IncidentReport, Arti
         "injured_max": incident.injured_max,
         "killed_civilians": incident.killed_civilians,
         "perpetrator": incident.perpetrator,
+        "target": incident.target,
         "occurred_on": incident.occurred_on.isoformat() if incident.occurred_on else None,
         "time_precision": incident.time_precision,
         "zones": list(incident.zones or []),
@@ -80,6 +86,7 @@ def incident_record(incident: Incident, reports: list[tuple[IncidentReport, Arti
             {
                 "url": article.url,
                 "outlet": article.outlet,
+                "outlet_name": names.get(article.feed_id or -1) or article.outlet,
                 "published_at": article.published_at.isoformat() if article.published_at else None,
                 "killed": report.killed,
                 "injured": report.injured,
@@ -90,28 +97,73 @@ def incident_record(incident: Incident, reports: list[tuple[IncidentReport, Arti
 
 
 # --- files for analysts: CSV after ACLED's columns, GeoJSON --------------------------------------------------
-# ACLED's column names where they exist, so analysts' ACLED tooling reads the file. `fatalities` is the
-# incident's best figure (the highest any source gave), empty when no source gave one; the range is in notes.
-CSV_COLUMNS = (
+# ACLED's column names, in ACLED's order, so an analyst's ACLED tooling loads the file unchanged; our own
+# columns follow. Conventions as ACLED's codebook: `fatalities` is the most conservative figure any source gave
+# (the lowest), 0 where none reported one; inter codes 1 state forces, 2 rebel groups, 3 political militias
+# (and unidentified armed groups), 7 civilians, 8 external forces; `interaction` the two codes, lower first.
+# Columns we cannot fill from news text (assoc_actor_*, admin2, admin3, source_scale, tags) are left empty.
+ACLED_COLUMNS = (
+    "event_id_cnty",
     "event_date",
+    "year",
+    "time_precision",
+    "disorder_type",
     "event_type",
     "sub_event_type",
     "actor1",
+    "assoc_actor_1",
+    "inter1",
+    "actor2",
+    "assoc_actor_2",
+    "inter2",
+    "interaction",
+    "civilian_targeting",
+    "iso",
+    "region",
+    "country",
     "admin1",
+    "admin2",
+    "admin3",
     "location",
     "latitude",
     "longitude",
     "geo_precision",
-    "time_precision",
-    "fatalities",
     "source",
+    "source_scale",
     "notes",
+    "fatalities",
+    "tags",
+    "timestamp",
 )
+EXTRA_COLUMNS = (
+    "zone_status",
+    "zones",
+    "distance_to_line_km",
+    "fatalities_min",
+    "fatalities_max",
+    "injured",
+    "confidence",
+    "dmzwatch_incident_id",
+    "dmzwatch_version",
+)
+CSV_COLUMNS = ACLED_COLUMNS + EXTRA_COLUMNS
+EVENT_ID_PREFIX = "SYRDMZ"  # ACLED ids are country code + number; ours cannot collide with theirs
+CIVILIANS = "Civilians (Syria)"
+_DISORDER = {
+    "Battles": "Political violence",
+    "Explosions/Remote violence": "Political violence",
+    "Violence against civilians": "Political violence",
+    "Protests": "Demonstrations",
+    "Riots": "Demonstrations",
+    "Strategic developments": "Strategic developments",
+}
 
 
 def export_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One incident (an ``incident_record``) as an ACLED-style row."""
-    outlets = list(dict.fromkeys(str(s["outlet"]) for s in record["sources"] if s.get("outlet")))
+    """One incident (an ``incident_record``) as a row of ACLED's columns, then ours."""
+    outlets = list(
+        dict.fromkeys(str(s.get("outlet_name") or s["outlet"]) for s in record["sources"] if s.get("outlet"))
+    )
     notes = []
     if record.get("evidence"):
         notes.append(str(record["evidence"]["sentence"]))
@@ -124,21 +176,58 @@ def export_row(record: dict[str, Any]) -> dict[str, Any]:
         + (f" ({', '.join(record['zones'])})" if record.get("zones") else "")
         + "."
     )
+    side = str(record.get("perpetrator") or "unknown")
+    inter1 = _INTER.get(side, 3)
+    civilians = bool(record.get("killed_civilians")) or "civilian" in str(record.get("target") or "").lower()
+    actor2, inter2 = (CIVILIANS, 7) if civilians else ("", 0)
+    occurred = str(record.get("occurred_on") or "")
+    conservative = record.get("killed_min") if record.get("killed_min") is not None else record.get("killed")
     return {
-        "event_date": record.get("occurred_on") or "",
+        "event_id_cnty": f"{EVENT_ID_PREFIX}{record['id']}",
+        "event_date": occurred,
+        "year": occurred[:4],
+        "time_precision": record.get("time_precision") or "",
+        "disorder_type": _DISORDER.get(str(record["event_type"]), "Political violence"),
         "event_type": record["event_type"],
         "sub_event_type": record["sub_event_type"],
-        "actor1": _actor_name(str(record.get("perpetrator") or "unknown")),
+        "actor1": _actor_name(side),
+        "assoc_actor_1": "",
+        "inter1": inter1,
+        "actor2": actor2,
+        "assoc_actor_2": "",
+        "inter2": inter2 or "",
+        "interaction": int("".join(sorted(f"{inter1}{inter2}"))) if inter2 else inter1 * 10,
+        "civilian_targeting": "Civilian targeting" if civilians else "",
+        "iso": 760,
+        "region": "Middle East",
+        "country": "Syria",
         "admin1": record.get("admin1") or "",
+        "admin2": "",
+        "admin3": "",
         "location": record["place"],
         "latitude": "" if record.get("lat") is None else round(float(record["lat"]), 5),
         "longitude": "" if record.get("lon") is None else round(float(record["lon"]), 5),
         "geo_precision": record["geo_precision"],
-        "time_precision": record.get("time_precision") or "",
-        "fatalities": "" if record.get("killed") is None else record["killed"],
         "source": "; ".join(outlets),
+        "source_scale": "",
         "notes": " ".join(notes),
+        "fatalities": int(conservative or 0),
+        "tags": "",
+        "timestamp": _epoch(record.get("updated_at")),
+        "zone_status": record["zone_status"],
+        "zones": ";".join(record.get("zones") or []),
+        "distance_to_line_km": "" if record.get("distance_to_line_km") is None else record["distance_to_line_km"],
+        "fatalities_min": "" if record.get("killed_min") is None else record["killed_min"],
+        "fatalities_max": "" if record.get("killed_max") is None else record["killed_max"],
+        "injured": "" if record.get("injured") is None else record["injured"],
+        "confidence": "" if record.get("confidence") is None else round(float(record["confidence"]), 3),
+        "dmzwatch_incident_id": record["id"],
+        "dmzwatch_version": record["version"],
     }
+
+
+def _epoch(iso: str | None) -> int | str:
+    return "" if not iso else int(datetime.fromisoformat(iso).timestamp())
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -167,6 +256,20 @@ def write_geojson(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     out.write("\n")
     return len(features)
 
+
+# ACLED's inter codes for our side codes: state forces 1, rebel groups 2, external forces 8; an unidentified
+# armed group is coded as a political militia (3), as ACLED does.
+_INTER = {
+    "government": 1,
+    "russia": 8,
+    "turkey": 8,
+    "coalition": 8,
+    "rebels": 2,
+    "hts": 2,
+    "isis": 2,
+    "sdf": 2,
+    "unknown": 3,
+}
 
 # ACLED's actor names for our side codes (records.Side).
 _ACTORS = {

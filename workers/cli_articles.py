@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
-from workers.cli_common import app, config_error, load_settings, publish, setup_logging
+from workers.cli_common import app, config_error, load_settings, parse_since, publish, setup_logging
 
 articles_app = typer.Typer(help="Articles that failed: list, retry.")
 app.add_typer(articles_app, name="articles")
-
-_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
-_UNIT_S = {"m": 60, "h": 3600, "d": 86400}
-
-
-def parse_since(value: str | None, now: datetime) -> datetime | None:
-    """'24h', '30m', '7d' back from now, or an ISO date/time (UTC when no zone is given)."""
-    if not value:
-        return None
-    span = _SPAN.match(value.strip())
-    if span:
-        return now - timedelta(seconds=float(span.group(1)) * _UNIT_S[span.group(2)])
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        config_error([f"--since {value!r}: use a span like 24h, 30m, 7d or a date like 2026-11-30"])
-    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
 
 
 @articles_app.command("list")

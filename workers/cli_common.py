@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 import typer
@@ -138,3 +140,24 @@ def publish(send: Callable[[], object]) -> bool:
     except (OperationalError, OSError):
         return False
     return True
+
+
+_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(value: str | None, now: datetime) -> datetime | None:
+    """'24h', '30m', '7d' back from now, a Unix timestamp (an export's `timestamp` column), or an ISO date/time
+    (UTC when no zone is given)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return datetime.fromtimestamp(int(value.strip()), tz=now.tzinfo)
+    span = _SPAN.match(value.strip())
+    if span:
+        return now - timedelta(seconds=float(span.group(1)) * _UNIT_S[span.group(2)])
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        config_error([f"{value!r}: use a span like 24h, 30m, 7d, a Unix timestamp or a date like 2026-11-30"])
+    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)

@@ -12,21 +12,29 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from workers.cli_common import app, load_settings, prepare_database
+from workers.cli_common import app, load_settings, parse_since, prepare_database
 
 
-def _incident_records(zone_status: str | None) -> list[dict[str, Any]]:
-    """Every incident (optionally of one zone status) as its stable JSON record, sources included."""
-    from dmzwatch.db.models import Article, Incident, IncidentReport
+def _incident_records(
+    zone_status: str | None, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every incident (optionally of one zone status, changed within [since, until)) as its stable JSON record,
+    sources included."""
+    from dmzwatch.db.models import Article, Feed, Incident, IncidentReport
     from dmzwatch.db.session import session_scope
     from dmzwatch.export import incident_record
 
     prepare_database(sync_feeds=False)
     records = []
     with session_scope() as session:
+        feed_names = {int(i): str(n) for i, n in session.execute(select(Feed.id, Feed.name))}
         query = select(Incident).order_by(Incident.id)
         if zone_status:
             query = query.where(Incident.zone_status == zone_status)
+        if since is not None:
+            query = query.where(Incident.updated_at >= since)
+        if until is not None:
+            query = query.where(Incident.updated_at < until)
         for incident in session.scalars(query).all():
             reports = [
                 (report, article)
@@ -37,11 +45,13 @@ def _incident_records(zone_status: str | None) -> list[dict[str, Any]]:
                     .order_by(IncidentReport.id)
                 ).all()
             ]
-            records.append(incident_record(incident, reports))
+            records.append(incident_record(incident, reports, feed_names))
     return records
 
 
 _ZONE_STATUS_HELP = "only inside, edge or outside"
+# Incremental exports: pass the largest `timestamp` of the previous file.
+_SINCE_HELP = "only incidents changed since: a span (24h, 7d), a Unix timestamp (incremental) or a date"
 
 
 def _check_zone_status(zone_status: str | None) -> None:
@@ -84,12 +94,16 @@ def export(
     export_format: Annotated[ExportFormat, typer.Option("--format", help="csv (ACLED-style columns) or geojson")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
     zone_status: Annotated[str | None, typer.Option(help=_ZONE_STATUS_HELP)] = None,
+    since: Annotated[str | None, typer.Option(help=_SINCE_HELP)] = None,
+    until: Annotated[str | None, typer.Option(help="changed before this (same forms as --since)")] = None,
 ) -> None:
-    """Export incidents as CSV (ACLED's column names) or GeoJSON (a FeatureCollection of points)."""
+    """Export incidents as CSV (ACLED's columns and order, then ours) or GeoJSON (a FeatureCollection)."""
     from dmzwatch.export import write_csv, write_geojson
+    from dmzwatch.stages import utcnow
 
     _check_zone_status(zone_status)
-    records = _incident_records(zone_status)
+    now = utcnow()
+    records = _incident_records(zone_status, parse_since(since, now), parse_since(until, now))
     writer = write_csv if export_format is ExportFormat.CSV else write_geojson
     if output is None:
         writer(records, sys.stdout)

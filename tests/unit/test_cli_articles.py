@@ -14,7 +14,7 @@ from dmzwatch.settings import get_settings
 from dmzwatch.stages import utcnow
 from tests.unit.test_maintenance import _article
 from workers.cli import app
-from workers.cli_articles import parse_since
+from workers.cli_common import parse_since
 
 
 def _cli(*args: str) -> tuple[int, str]:
@@ -61,4 +61,5 @@ def test_since_accepts_spans_and_dates() -> None:
     assert parse_since("36h", now) == now - timedelta(hours=36)
     assert parse_since("7d", now) == now - timedelta(days=7)
     assert parse_since("2026-11-30", now) == datetime.fromisoformat("2026-11-30T00:00:00+00:00")
+    assert parse_since("1764676800", now) == datetime.fromisoformat("2025-12-02T12:00:00+00:00")
     assert parse_since(None, now) is None

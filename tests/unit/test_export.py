@@ -33,20 +33,39 @@ from tests.unit.test_stages import (
     _event,
 )
 
+# ACLED's export columns in ACLED's order (its codebook), written out here independently of the code.
 ACLED_COLUMNS = [
+    "event_id_cnty",
     "event_date",
+    "year",
+    "time_precision",
+    "disorder_type",
     "event_type",
     "sub_event_type",
     "actor1",
+    "assoc_actor_1",
+    "inter1",
+    "actor2",
+    "assoc_actor_2",
+    "inter2",
+    "interaction",
+    "civilian_targeting",
+    "iso",
+    "region",
+    "country",
     "admin1",
+    "admin2",
+    "admin3",
     "location",
     "latitude",
     "longitude",
     "geo_precision",
-    "time_precision",
-    "fatalities",
     "source",
+    "source_scale",
     "notes",
+    "fatalities",
+    "tags",
+    "timestamp",
 ]
 
 
@@ -96,18 +115,38 @@ def test_csv_has_acled_columns_and_loads_with_the_csv_module(data_dir: Path) -> 
     with out.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
-    assert reader.fieldnames == ACLED_COLUMNS == list(CSV_COLUMNS)
+    assert reader.fieldnames is not None and reader.fieldnames[: len(ACLED_COLUMNS)] == ACLED_COLUMNS
+    assert reader.fieldnames == list(CSV_COLUMNS)  # ours after theirs
     strike, shelling = rows
+    assert strike["event_id_cnty"] == "SYRDMZ1" and strike["year"] == "2019"
     assert strike["event_date"] == "2019-05-04" and strike["sub_event_type"] == "Air/drone strike"
-    assert strike["event_type"] == "Explosions/Remote violence"
+    assert strike["event_type"] == "Explosions/Remote violence" and strike["disorder_type"] == "Political violence"
     assert strike["location"] == KAFR_NABL.name and strike["admin1"] == "Idlib"
+    assert (strike["country"], strike["iso"], strike["region"]) == ("Syria", "760", "Middle East")
     assert (float(strike["latitude"]), float(strike["longitude"])) == (KAFR_NABL.lat, KAFR_NABL.lon)
-    assert strike["fatalities"] == "9" and "5-9 killed" in strike["notes"]
-    assert strike["actor1"] == "Military Forces of Russia"
+    # ACLED's conservative figure: the lowest any source gave; the range in our columns and the notes.
+    assert strike["fatalities"] == "5" and (strike["fatalities_min"], strike["fatalities_max"]) == ("5", "9")
+    assert "5-9 killed" in strike["notes"]
+    assert (strike["actor1"], strike["inter1"], strike["interaction"]) == ("Military Forces of Russia", "8", "80")
     assert strike["source"] == "agency.example; monitor.example"
     assert strike["geo_precision"] == "1" and strike["time_precision"] == "1"
-    assert shelling["fatalities"] == "" and shelling["location"] == SUQAYLABIYAH.name
-    assert "zone status outside" in shelling["notes"]
+    assert int(strike["timestamp"]) == int(NOW.timestamp()) and strike["dmzwatch_incident_id"] == "1"
+    assert shelling["fatalities"] == "0" and shelling["location"] == SUQAYLABIYAH.name  # none reported: 0
+    assert shelling["zone_status"] == "outside" and "zone status outside" in shelling["notes"]
+
+
+def test_incremental_export_by_timestamp(data_dir: Path) -> None:
+    everything = _export(data_dir, "--format", "csv", "--since", "0")
+    assert everything.returncode == 0, everything.stderr
+    latest = max(int(row["timestamp"]) for row in csv.DictReader(everything.stdout.splitlines()))
+    later = _export(data_dir, "--format", "csv", "--since", str(latest + 1))
+    assert later.returncode == 0 and list(csv.DictReader(later.stdout.splitlines())) == []
+    assert (
+        len(list(csv.DictReader(_export(data_dir, "--format", "csv", "--until", "2000-01-01").stdout.splitlines())))
+        == 0
+    )
+    bad = _export(data_dir, "--format", "csv", "--since", "last tuesday")
+    assert bad.returncode == 2 and "Unix timestamp" in bad.stderr
 
 
 def test_csv_opens_in_pandas_with_typed_columns(data_dir: Path) -> None:
@@ -116,11 +155,13 @@ def test_csv_opens_in_pandas_with_typed_columns(data_dir: Path) -> None:
     out = data_dir / "incidents.csv"
     assert _export(data_dir, "--format", "csv", "--output", str(out)).returncode == 0
     frame = pd.read_csv(out, parse_dates=["event_date"])
-    assert list(frame.columns) == ACLED_COLUMNS
+    assert list(frame.columns[: len(ACLED_COLUMNS)]) == ACLED_COLUMNS
     assert len(frame) == 2
     assert frame["latitude"].dtype.kind == "f" and frame["geo_precision"].dtype.kind == "i"
     assert str(frame.loc[0, "event_date"].date()) == "2019-05-04"
-    assert frame["fatalities"].isna().tolist() == [False, True]
+    # Integer fatalities, as ACLED's own files load (blank would make the column float).
+    assert frame["fatalities"].dtype.kind == "i" and frame["fatalities"].tolist() == [5, 0]
+    assert frame["year"].dtype.kind == "i" and frame["timestamp"].dtype.kind == "i"
 
 
 def test_geojson_round_trips_through_shapely(data_dir: Path) -> None:
@@ -172,7 +213,7 @@ def test_incident_without_coordinates_keeps_a_null_geometry() -> None:
         "sources": [],
     }
     row = export_row(record)
-    assert (row["latitude"], row["longitude"], row["fatalities"], row["event_date"]) == ("", "", "", "")
+    assert (row["latitude"], row["longitude"], row["fatalities"], row["event_date"]) == ("", "", 0, "")
     out = io.StringIO()
     assert write_geojson([record], out) == 1
     (feature,) = json.loads(out.getvalue())["features"]
