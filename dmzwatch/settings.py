@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # Burst control: once this many messages went to one channel within the window, further alerts for that
     # channel are folded into one digest message sent at the end of the window. 0 disables digests.
     alert_digest_threshold: int = Field(default=6, ge=0)
-    alert_digest_window_s: int = Field(default=600, ge=1)
+    alert_digest_window_s: int = Field(default=60, ge=1)
     alert_retry_base_s: float = Field(default=5.0, gt=0)  # first delivery retry after ~this; doubles each time
     alert_retry_cap_s: float = Field(default=900.0, gt=0)  # longest wait between two tries (an outage goes on)
     # One send's whole time budget (connect, TLS, body, answer), kept far below the task's time limit: a hung

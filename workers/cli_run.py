@@ -112,7 +112,10 @@ def poll_once(
                 ),
             )
         try:
+            from tasks.pipeline import deliver_digest as deliver_digest_task
             from tasks.pipeline import poll_feed as poll_feed_task
+
+            flushed: set[str] = set()
 
             feed_ids = claim_due_feeds(session_scope, now=started_at)
             for feed_id in feed_ids:
@@ -146,8 +149,20 @@ def poll_once(
                             Alert.failures == 0,
                         )
                     )
+                    waiting_digests = set(
+                        session.scalars(
+                            select(Alert.channel).where(
+                                Alert.created_at >= started_at, Alert.status == AlertStatus.DIGEST.value
+                            )
+                        )
+                    )
                 if not (unpolled or open_articles or pending_alerts):
                     break
+                if not (unpolled or open_articles) and waiting_digests - flushed:
+                    # Nothing else will come in this pass: send the folded alerts now, not at the window's end.
+                    for channel in sorted(waiting_digests - flushed):
+                        deliver_digest_task.delay(channel)
+                    flushed |= waiting_digests
                 if worker_process is not None and worker_process.poll() is not None:
                     typer.echo("poll-once: the worker exited early", err=True)
                     raise typer.Exit(1)

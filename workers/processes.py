@@ -68,10 +68,14 @@ def start(settings: Settings, args: Sequence[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(celery_command(args), env=child_env(settings), stdout=sys.stderr)
 
 
-def stop(process: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S) -> int:
-    """Warm shutdown (SIGTERM: finish running tasks), then cold if it does not come down in time."""
+def stop(process: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S, *, signalled: bool = False) -> int:
+    """Warm shutdown (SIGTERM: finish running tasks), then cold if it does not come down in time.
+
+    ``signalled``: the child already got its SIGTERM. A second one while it shuts down would not hurry it
+    (Celery finishes its tasks either way) but can land after Python restored the default handler, killing it."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        if not signalled:
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
@@ -115,7 +119,7 @@ def run_foreground(settings: Settings, args: Sequence[str], keep_broker: Callabl
         while True:
             time.sleep(0.2)
             if stopping:
-                return stop(process)
+                return stop(process, signalled=True)
             if time.monotonic() - checked_broker_at >= _BROKER_CHECK_S:
                 keep_broker()
                 checked_broker_at = time.monotonic()

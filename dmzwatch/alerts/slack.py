@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dmzwatch.alerts.message import AlertMessage, DigestMessage, toll_text
 
 _PRECISION = {1: "exact place", 2: "near the place", 3: "region only"}
+_DIGEST_SOURCES = 3  # outlets linked per digest line; the rest are counted
 # The sides as an analyst reads them (the codes are the stable interface, these are only for display).
 PERPETRATOR_LABELS = {
     "government": "Syrian government forces",
@@ -78,32 +80,56 @@ _DIGEST_SECTION_CHARS = 2900  # Slack's 3000-char cap on a section's text, with 
 _DIGEST_MAX_SECTIONS = 45  # Slack's 50-block cap, minus header and context
 
 
-def digest_line(message: AlertMessage) -> str:
-    """One incident in a digest: kind, type, place, toll, date, zone, map link."""
+def digest_line(message: AlertMessage, *, new: bool | None = None) -> str:
+    """One incident in a digest, with the facts a single alert gives: kind, type, place and its precision, toll,
+    date, zone, its sources linked, a map link. ``new``: the label when the digest folded a `new` and its updates
+    into this (latest) version."""
     where = message.place_name + (f", {message.admin1}" if message.admin1 else "")
+    precision = _PRECISION.get(message.geo_precision, "?")
     when = message.occurred_on.isoformat() if message.occurred_on else "date unknown"
     killed = toll_text(message.killed, message.killed_min, message.killed_max)
+    label = "New" if (message.kind == "new" if new is None else new) else "Update"
+    count = len(message.sources)
+    outlets = ", ".join(
+        f"<{_link_url(source.url)}|{_escape(source.outlet)}>" for source in message.sources[:_DIGEST_SOURCES]
+    )
+    more = f" +{count - _DIGEST_SOURCES}" if count > _DIGEST_SOURCES else ""
     line = (
-        f"• *{'New' if message.kind == 'new' else 'Update'}* {message.sub_event_type} in {_escape(where)}: "
-        f"killed {killed}, {when}, {message.zone_status}, {len(message.sources)} sources (#{message.incident_id} "
-        f"v{message.version})"
+        f"• *{label}* {message.sub_event_type} in {_escape(where)} ({precision}): killed {killed}, {when}, "
+        f"{message.zone_status}; {count} {'source' if count == 1 else 'sources'}: {outlets}{more} "
+        f"(#{message.incident_id} v{message.version})"
     )
     if message.map_url:
         line += f" <{_link_url(message.map_url)}|map>"
     return line
 
 
+def latest_per_incident(alerts: Sequence[AlertMessage]) -> list[tuple[AlertMessage, bool]]:
+    """One entry per incident, in first-seen order: its latest version, and whether the digest carries the
+    incident's first (`new`) alert. A `new` and its updates in one digest read as one new incident."""
+    latest: dict[int, AlertMessage] = {}
+    is_new: dict[int, bool] = {}
+    for message in alerts:
+        current = latest.get(message.incident_id)
+        if current is None or message.version > current.version:
+            latest[message.incident_id] = message
+        is_new[message.incident_id] = is_new.get(message.incident_id, False) or message.kind == "new"
+    return [(message, is_new[incident_id]) for incident_id, message in latest.items()]
+
+
 def render_slack_digest(digest: DigestMessage) -> dict[str, Any]:
     """One Block Kit message for a burst: a header, then one line per incident in as few sections as fit."""
-    minutes = max(1, round(digest.window_s / 60))
-    headline = f"Digest: {len(digest.alerts)} incident alerts in about {minutes} min"
+    incidents = latest_per_incident(digest.alerts)
+    seconds = digest.window_s
+    span = f"{seconds} s" if seconds < 120 else f"{round(seconds / 60)} min"
+    headline = f"Digest: {len(incidents)} {'incident' if len(incidents) == 1 else 'incidents'} in the last {span}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": False}}
     ]
     sections: list[list[str]] = [[]]
     shown = 0
-    for message in digest.alerts:
-        line = digest_line(message)[:_DIGEST_SECTION_CHARS]
+    for message, new in incidents:
+        line = digest_line(message, new=new)[:_DIGEST_SECTION_CHARS]
         if sum(len(x) + 1 for x in sections[-1]) + len(line) > _DIGEST_SECTION_CHARS:
             if len(sections) == _DIGEST_MAX_SECTIONS:
                 break
@@ -112,9 +138,9 @@ def render_slack_digest(digest: DigestMessage) -> dict[str, Any]:
         shown += 1
     for lines in sections:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
-    context = "alerts folded into one message to stay under the alert rate"
-    if shown < len(digest.alerts):
-        context = f"… and {len(digest.alerts) - shown} more; " + context
+    context = "alerts folded into one message to stay under the channel's alert rate"
+    if shown < len(incidents):
+        context = f"… and {len(incidents) - shown} more; " + context
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {"text": headline, "blocks": blocks}
 

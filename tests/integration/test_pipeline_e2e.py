@@ -169,3 +169,27 @@ def test_bad_feeds_file_is_a_clear_error(base_env: dict[str, str], tmp_path: Pat
     result = dmzwatch(["feeds", "sync"], {**base_env, "DMZWATCH_FEEDS_FILE": str(feeds)})
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "bad.yaml" in result.stderr
+
+
+def test_poll_once_sends_folded_alerts_before_it_exits(
+    base_env: dict[str, str], slack: WebhookReceiver, tmp_path: Path
+) -> None:
+    """Over the burst limit an alert waits in its channel's digest; a pass does not wait out the window (here
+    ten minutes, far past the pass's timeout): with nothing left to come, it sends the digest at once."""
+    routes = tmp_path / "alerts.yaml"
+    routes.write_text("routes:\n  - channels: [slack]\n    zone_statuses: [inside, outside]\n")
+    env = {
+        **base_env,
+        "DMZWATCH_ALERTS_FILE": str(routes),
+        "DMZWATCH_ALERT_DIGEST_THRESHOLD": "1",
+        "DMZWATCH_ALERT_DIGEST_WINDOW_S": "600",
+    }
+    started = time.monotonic()
+    result = dmzwatch(["poll-once", "--timeout", "120"], env, timeout=200)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert time.monotonic() - started < 120
+    assert "alerts {'sent': 2}" in result.stdout, result.stdout
+    single, digest = slack.received  # the first alone, the second folded into a digest of one
+    assert digest.json()["text"] == "Digest: 1 incident in the last 10 min", digest.json()["text"]
+    texts = json.dumps(single.json()) + json.dumps(digest.json())
+    assert "Kafr Nabl" in texts and ("Suqaylabiyah" in texts or "Suqaylibiyah" in texts), texts

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from dmzwatch.alerts.channels import SlackBotChannel, WebhookChannel, configured_channels, slack_thread_ts
-from dmzwatch.alerts.message import DigestMessage
+from dmzwatch.alerts.message import DigestMessage, SourceLink
 from dmzwatch.alerts.slack import render_slack_digest
 from dmzwatch.errors import HTTPStatusError, RateLimitedError, ServerError
 from dmzwatch.http import SafeHttpClient
@@ -143,7 +143,7 @@ def test_webhook_digest_is_one_signed_request_with_a_stable_delivery_id() -> Non
 def test_slack_digest_fits_block_kit_limits_even_for_a_huge_burst() -> None:
     small = render_slack_digest(DigestMessage("slack", (_message(), _message(kind="update")), 600))
     check_slack_payload(small)
-    assert small["text"] == "Digest: 2 incident alerts in about 10 min"
+    assert small["text"] == "Digest: 1 incident in the last 10 min"
     assert "*New* Air/drone strike in Kafr Nabl, Idlib" in json.dumps(small)
     huge = render_slack_digest(DigestMessage("slack", tuple(_message(alert_id=i) for i in range(400)), 600))
     check_slack_payload(huge)
@@ -157,3 +157,23 @@ def test_channels_come_from_the_environment_only(monkeypatch: pytest.MonkeyPatch
     assert TOKEN not in repr(settings)  # a SecretStr: never in a log line that prints the settings
     client = SafeHttpClient(user_agent="dmzwatch-test")
     assert list(configured_channels(settings, client)) == ["slack-bot", "webhook-1", "webhook-2"]
+
+
+def test_a_digest_line_carries_what_a_single_alert_does_once_per_incident() -> None:
+    """Precision, sources with links (and "1 source", not "1 sources"), one line per incident at its latest
+    version: a `new` and its update folded together read as one new incident."""
+    first = _message(alert_id=1, kind="new", version=1, killed=3)
+    update = _message(alert_id=2, kind="update", version=2, killed=5)
+    other = _message(
+        alert_id=3, kind="new", incident_id=43, place_name="Hass", geo_precision=3,
+        sources=(SourceLink("https://wire.example/hass", "Levant Wire", None, 6, None),),
+    )  # fmt: skip
+    payload = render_slack_digest(DigestMessage("slack", (first, update, other), 60))
+    check_slack_payload(payload)
+    assert payload["text"] == "Digest: 2 incidents in the last 60 s"
+    lines = payload["blocks"][1]["text"]["text"].splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("• *New* Air/drone strike in Kafr Nabl, Idlib (exact place): killed 5")
+    assert "(#42 v2)" in lines[0] and "2 sources: <https://a.example/x|a.example>, " in lines[0]
+    assert "Update" not in json.dumps(payload)
+    assert "Hass, Idlib (region only)" in lines[1] and "1 source: <https://wire.example/hass|Levant Wire>" in lines[1]
