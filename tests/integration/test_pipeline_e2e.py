@@ -193,3 +193,14 @@ def test_poll_once_sends_folded_alerts_before_it_exits(
     assert digest.json()["text"] == "Digest: 1 incident in the last 10 min", digest.json()["text"]
     texts = json.dumps(single.json()) + json.dumps(digest.json())
     assert "Kafr Nabl" in texts and ("Suqaylabiyah" in texts or "Suqaylibiyah" in texts), texts
+
+
+def test_poll_once_is_bounded_and_says_what_it_left_for_the_next_pass(base_env: dict[str, str]) -> None:
+    """No worker runs (`--no-worker`, as when the deployment's workers are down): the pass still ends at its
+    limit, says what it left, and exits 0, since the pass itself ran."""
+    started = time.monotonic()
+    result = dmzwatch(["poll-once", "--no-worker", "--timeout", "3"], base_env, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert time.monotonic() - started < 60
+    assert "the pass reached its 3 s limit; left to the next pass: 1 feeds not polled" in result.stderr
+    assert result.stdout.startswith("poll-once: 1 feeds due; articles {}; alerts {}")
