@@ -430,12 +430,14 @@ class SafeHttpClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SafeHttpClient:
+    def from_settings(cls, settings: Settings, *, deadline_s: float | None = None) -> SafeHttpClient:
+        """``deadline_s``: a whole-call budget other than ``http_deadline_s``; socket timeouts stay within it."""
+        deadline = settings.http_deadline_s if deadline_s is None else deadline_s
         return cls(
             user_agent=settings.http_user_agent,
-            connect_timeout_s=settings.http_connect_timeout_s,
-            read_timeout_s=settings.http_read_timeout_s,
-            deadline_s=settings.http_deadline_s,
+            connect_timeout_s=min(settings.http_connect_timeout_s, deadline),
+            read_timeout_s=min(settings.http_read_timeout_s, deadline),
+            deadline_s=deadline,
             max_bytes=settings.http_max_bytes,
             max_redirects=settings.http_max_redirects,
             allow_hosts=settings.http_allow_hosts,
@@ -632,16 +634,7 @@ def _build_client(purpose: str) -> SafeHttpClient:
 
     settings = get_settings()
     if purpose == "alerts":
-        budget = settings.alert_send_timeout_s
-        return SafeHttpClient(
-            user_agent=settings.http_user_agent,
-            connect_timeout_s=min(settings.http_connect_timeout_s, budget),
-            read_timeout_s=min(settings.http_read_timeout_s, budget),
-            deadline_s=budget,
-            max_bytes=settings.http_max_bytes,
-            max_redirects=settings.http_max_redirects,
-            allow_hosts=settings.http_allow_hosts,
-        )
+        return SafeHttpClient.from_settings(settings, deadline_s=settings.alert_send_timeout_s)
     return SafeHttpClient.from_settings(settings)
 
 

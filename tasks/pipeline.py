@@ -42,8 +42,8 @@ MAX_RETRIES = 6
 _BACKOFF_BASE_S = 5.0
 _BACKOFF_CAP_S = 900.0  # stays far below the broker's visibility timeout (see workers.celery_app)
 # The database restarting or a network blip: worth retrying.
-TRANSIENT = (TransientError, OperationalError, PoolTimeoutError)
 DATABASE_TRANSIENT = (OperationalError, PoolTimeoutError)
+TRANSIENT = (TransientError, *DATABASE_TRANSIENT)
 
 
 def _retry(task: Task, exc: BaseException, base_s: float = _BACKOFF_BASE_S) -> NoReturn:

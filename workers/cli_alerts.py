@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workers.cli_common import app, load_settings, publish, setup_logging
+from workers.cli_common import app, load_settings, publish, setup_logging, usage_error
 
 alerts_app = typer.Typer(help="Alerts not delivered: list, retry.")
 app.add_typer(alerts_app, name="alerts")
@@ -30,8 +30,7 @@ def list_alerts(
     statuses = status or ["pending", "failed"]
     unknown = sorted(set(statuses) - set(_STATUSES))
     if unknown:
-        typer.echo(f"unknown status {', '.join(unknown)}: use {', '.join(_STATUSES)}", err=True)
-        raise typer.Exit(2)
+        usage_error(f"unknown status {', '.join(unknown)}: use {', '.join(_STATUSES)}")
     load_settings()
     rows = undelivered(session_scope, statuses=statuses, channel=channel, limit=limit)
     if not rows:
@@ -66,8 +65,7 @@ def retry(
     from dmzwatch.stages import utcnow
 
     if not alert_ids and not all_failed:
-        typer.echo("name alert ids or --all-failed", err=True)
-        raise typer.Exit(2)
+        usage_error("name alert ids or --all-failed")
     settings = load_settings()
     setup_logging(settings)
     chosen = retry_alerts(session_scope, now=utcnow(), ids=alert_ids or (), all_failed=all_failed, channel=channel)

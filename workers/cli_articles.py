@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workers.cli_common import app, config_error, load_settings, parse_since, publish, setup_logging
+from workers.cli_common import app, load_settings, parse_since, publish, setup_logging, usage_error
 
 articles_app = typer.Typer(help="Articles that failed: list, retry.")
 app.add_typer(articles_app, name="articles")
@@ -24,7 +24,7 @@ def list_articles(
     from dmzwatch.stages import utcnow
 
     if status != "failed":
-        config_error([f"--status {status!r}: only failed articles are listed (`dmzwatch status` counts the rest)"])
+        usage_error(f"--status {status!r}: only failed articles are listed (`dmzwatch status` counts the rest)")
     load_settings()
     now = utcnow()
     rows = list_failed_articles(session_scope, since=parse_since(since, now), limit=limit)
@@ -51,7 +51,7 @@ def retry(
     from dmzwatch.stages import utcnow
 
     if not article_ids and not all_failed:
-        config_error(["name article ids or --all-failed"])
+        usage_error("name article ids or --all-failed")
     settings = load_settings()
     setup_logging(settings)
     now = utcnow()

@@ -34,6 +34,12 @@ def config_error(lines: list[str]) -> NoReturn:
     raise typer.Exit(2)
 
 
+def usage_error(message: str) -> NoReturn:
+    """A command's own arguments are wrong (not the configuration): say how, exit with status 2."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
 @app.callback()
 def check_configuration() -> None:
     """dmzwatch: conflict news in, incident alerts for the Idlib demilitarised zone out.
@@ -159,5 +165,5 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        config_error([f"{value!r}: use a span like 24h, 30m, 7d, a Unix timestamp or a date like 2026-11-30"])
+        usage_error(f"{value!r}: use a span like 24h, 30m, 7d, a Unix timestamp or a date like 2026-11-30")
     return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)

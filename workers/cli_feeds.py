@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import or_, select
 
 from dmzwatch.config_files import ConfigError
-from workers.cli_common import config_error, feeds_app, prepare_database
+from workers.cli_common import feeds_app, prepare_database, usage_error
 
 if TYPE_CHECKING:
     from dmzwatch.feeds_config import FeedSpec
@@ -180,8 +180,7 @@ def feeds_add(
 
     spec = _feed_spec(url, name, interval, general_news)
     if isinstance(spec, str):
-        typer.echo(f"invalid feed: {spec}", err=True)
-        raise typer.Exit(2)
+        usage_error(f"invalid feed: {spec}")
     prepare_database()
     found = ""
     if check:
@@ -214,7 +213,7 @@ def feeds_import(
     try:
         listed = read_opml(path)
     except ConfigError as exc:
-        config_error([str(exc)])
+        usage_error(str(exc))
     prepare_database()
     added = present = skipped = 0
     for item in listed:
@@ -251,7 +250,7 @@ def feeds_export(
     from dmzwatch.opml import OpmlFeed, render_opml
 
     if output_format != "opml":
-        config_error([f"--format {output_format!r}: only opml is supported"])
+        usage_error(f"--format {output_format!r}: only opml is supported")
     prepare_database(sync_feeds=False)
     with session_scope() as session:
         feeds = [

@@ -154,33 +154,44 @@ def clean_article(
                 session, article_id, ArticleStatus.FETCHED, ArticleStatus.DUPLICATE, duplicate_of=duplicate_of, **values
             )
             attach_duplicate(session, article_id, duplicate_of, now)
-            outcome = "duplicate"
+            outcome: tuple[str, str] | None = ("duplicate", f"of article {duplicate_of}")
         else:
-            if page_canonical:
-                canonical = dedup.canonical_url(page_canonical)
-                taken = session.scalar(select(Article.id).where(Article.canonical_url == canonical))
-                if taken is None:
-                    values["canonical_url"] = canonical
-            for band, band_hash in bands:
-                session.add(ArticleBand(band=band, hash=band_hash, article_id=article_id))
-            values["minhash"] = dedup.pack_signature(signature)
-            if language and language != "en":
-                values["error"] = f"language {language}: only English is extracted"
-                relevant = False
-            if not relevant:
-                advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.IRRELEVANT, **values)
-                outcome = "irrelevant"
-            elif advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.CLEANED, **values):
-                outcome = "cleaned"
-            else:
-                return False  # another delivery moved it first
-    if outcome == "duplicate":
-        log_article(article_id, "duplicate", f"of article {duplicate_of}")
-    elif outcome == "irrelevant":
-        log_article(article_id, "irrelevant", str(values.get("error") or "no conflict event or place in its text"))
-    else:
-        log_article(article_id, "cleaned", f"{len(text)} chars of text from the {text_source}")
-    return outcome == "cleaned"
+            outcome = _store_original(session, article_id, values, page_canonical, bands, signature, relevant)
+    if outcome is None:
+        return False  # another delivery moved it first
+    log_article(article_id, *outcome)  # once committed: a line never claims what the database does not hold
+    return outcome[0] == "cleaned"
+
+
+def _store_original(
+    session: Session,
+    article_id: int,
+    values: dict[str, object],
+    page_canonical: str | None,
+    bands: Sequence[tuple[int, str]],
+    signature: Sequence[int],
+    relevant: bool,
+) -> tuple[str, str] | None:
+    """An article that repeats no other: its dedup keys stored, on to extraction or set aside as irrelevant.
+    Returns (outcome, detail) for the log, or None when another delivery moved the row first."""
+    if page_canonical:
+        canonical = dedup.canonical_url(page_canonical)
+        taken = session.scalar(select(Article.id).where(Article.canonical_url == canonical))
+        if taken is None:
+            values["canonical_url"] = canonical
+    for band, band_hash in bands:
+        session.add(ArticleBand(band=band, hash=band_hash, article_id=article_id))
+    values["minhash"] = dedup.pack_signature(signature)
+    language = values.get("language")
+    if language and language != "en":
+        values["error"] = f"language {language}: only English is extracted"
+        relevant = False
+    if not relevant:
+        advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.IRRELEVANT, **values)
+        return "irrelevant", str(values.get("error") or "no conflict event or place in its text")
+    if not advance_article(session, article_id, ArticleStatus.FETCHED, ArticleStatus.CLEANED, **values):
+        return None
+    return "cleaned", f"{len(str(values['text']))} chars of text from the {values['text_source']}"
 
 
 def _find_duplicate(
